@@ -1,0 +1,186 @@
+/*
+ * Encoding and strict decoding of stored responses (see record.h). Layout, little-endian:
+ *
+ *   u32 magic "AEOR" | u16 version | u16 status | i64 stored_at | i64 expires_at | i64 initial_age
+ *   u64 body_size | u64 body_id | u32 chunk_count | u32 key_len | u32 reason_len | u32 headers_len
+ *   u32 inline_len | u64 checksum (FNV-1a over the fixed part with checksum 0, key, reason, headers)
+ *   key | reason | headers | inline body
+ *
+ * Pure functions; any thread.
+ */
+#include <string.h>
+#include "modules/cache/record.h"
+
+#define MAGIC 0x524f4541u /* "AEOR" */
+#define FIXED_SIZE 76
+#define CHECKSUM_OFFSET 68
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i != 4; ++i)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i != 8; ++i)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i != len; ++i)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The checksum covers the fixed part (checksum field read as zero) and the variable part before the body. */
+static uint64_t checksum(const uint8_t *bytes, size_t covered_len)
+{
+    static const uint8_t zero[8];
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, bytes, CHECKSUM_OFFSET);
+    h = fnv1a(h, zero, sizeof(zero));
+    return fnv1a(h, bytes + FIXED_SIZE, covered_len - FIXED_SIZE);
+}
+
+size_t ae_record_encoded_size(const ae_record_t *rec)
+{
+    return FIXED_SIZE + rec->key.len + rec->reason.len + rec->headers.len + rec->inline_body.len;
+}
+
+void ae_record_encode(const ae_record_t *rec, uint8_t *buf)
+{
+    uint8_t *p = buf + FIXED_SIZE;
+
+    put_u32(buf, MAGIC);
+    put_u16(buf + 4, AE_RECORD_VERSION);
+    put_u16(buf + 6, (uint16_t)rec->status);
+    put_u64(buf + 8, (uint64_t)rec->stored_at);
+    put_u64(buf + 16, (uint64_t)rec->expires_at);
+    put_u64(buf + 24, (uint64_t)rec->initial_age);
+    put_u64(buf + 32, rec->body_size);
+    put_u64(buf + 40, rec->body_id);
+    put_u32(buf + 48, rec->chunk_count);
+    put_u32(buf + 52, (uint32_t)rec->key.len);
+    put_u32(buf + 56, (uint32_t)rec->reason.len);
+    put_u32(buf + 60, (uint32_t)rec->headers.len);
+    put_u32(buf + 64, (uint32_t)rec->inline_body.len);
+    memcpy(p, rec->key.base, rec->key.len);
+    p += rec->key.len;
+    memcpy(p, rec->reason.base, rec->reason.len);
+    p += rec->reason.len;
+    memcpy(p, rec->headers.base, rec->headers.len);
+    p += rec->headers.len;
+    put_u64(buf + CHECKSUM_OFFSET, checksum(buf, p - buf));
+    memcpy(p, rec->inline_body.base, rec->inline_body.len);
+}
+
+static int headers_are_valid(h2o_iovec_t block)
+{
+    h2o_iovec_t name, value;
+    while (block.len != 0) {
+        if (block.len < 6)
+            return 0;
+        size_t name_len = get_u16((const uint8_t *)block.base), value_len = get_u32((const uint8_t *)block.base + 2);
+        if (name_len == 0 || block.len - 6 < name_len || block.len - 6 - name_len < value_len)
+            return 0;
+        ae_record_next_header(&block, &name, &value);
+    }
+    return 1;
+}
+
+int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec)
+{
+    if (len < FIXED_SIZE || get_u32(bytes) != MAGIC || get_u16(bytes + 4) != AE_RECORD_VERSION)
+        return -1;
+
+    uint64_t key_len = get_u32(bytes + 52), reason_len = get_u32(bytes + 56), headers_len = get_u32(bytes + 60),
+             inline_len = get_u32(bytes + 64);
+    if (FIXED_SIZE + key_len + reason_len + headers_len + inline_len != len)
+        return -1;
+    size_t covered = FIXED_SIZE + key_len + reason_len + headers_len;
+    if (checksum(bytes, covered) != get_u64(bytes + CHECKSUM_OFFSET))
+        return -1;
+
+    rec->status = get_u16(bytes + 6);
+    rec->stored_at = (int64_t)get_u64(bytes + 8);
+    rec->expires_at = (int64_t)get_u64(bytes + 16);
+    rec->initial_age = (int64_t)get_u64(bytes + 24);
+    rec->body_size = get_u64(bytes + 32);
+    rec->body_id = get_u64(bytes + 40);
+    rec->chunk_count = get_u32(bytes + 48);
+    const char *p = (const char *)bytes + FIXED_SIZE;
+    rec->key = h2o_iovec_init(p, key_len);
+    rec->reason = h2o_iovec_init(p + key_len, reason_len);
+    rec->headers = h2o_iovec_init(p + key_len + reason_len, headers_len);
+    rec->inline_body = h2o_iovec_init(p + covered - FIXED_SIZE, inline_len);
+
+    if (rec->status < 100 || rec->status > 999 || !headers_are_valid(rec->headers))
+        return -1;
+    if (rec->body_id == 0 ? (rec->chunk_count != 0 || rec->body_size != inline_len) : (inline_len != 0 || rec->chunk_count == 0))
+        return -1;
+    return 0;
+}
+
+size_t ae_record_header_size(size_t name_len, size_t value_len)
+{
+    return 6 + name_len + value_len;
+}
+
+uint8_t *ae_record_put_header(uint8_t *dst, h2o_iovec_t name, h2o_iovec_t value)
+{
+    put_u16(dst, (uint16_t)name.len);
+    put_u32(dst + 2, (uint32_t)value.len);
+    memcpy(dst + 6, name.base, name.len);
+    memcpy(dst + 6 + name.len, value.base, value.len);
+    return dst + 6 + name.len + value.len;
+}
+
+int ae_record_next_header(h2o_iovec_t *block, h2o_iovec_t *name, h2o_iovec_t *value)
+{
+    if (block->len == 0)
+        return -1;
+    const uint8_t *p = (const uint8_t *)block->base;
+    size_t name_len = get_u16(p), value_len = get_u32(p + 2);
+    *name = h2o_iovec_init(block->base + 6, name_len);
+    *value = h2o_iovec_init(block->base + 6 + name_len, value_len);
+    block->base += 6 + name_len + value_len;
+    block->len -= 6 + name_len + value_len;
+    return 0;
+}
+
+void ae_record_chunk_key(uint64_t body_id, uint32_t index, uint8_t out[12])
+{
+    for (int i = 0; i != 8; ++i)
+        out[i] = (uint8_t)(body_id >> (56 - 8 * i));
+    for (int i = 0; i != 4; ++i)
+        out[8 + i] = (uint8_t)(index >> (24 - 8 * i));
+}

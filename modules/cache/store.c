@@ -1,0 +1,262 @@
+/*
+ * The LMDB store (see store.h). Flags, chosen deliberately:
+ *   MDB_NOTLS      read transactions are pooled per worker thread, not tied to OS threads;
+ *   MDB_NOMETASYNC data pages are synced at commit, the meta page lazily: a power loss can drop the
+ *                  last committed batch but never corrupts the store; a killed process loses nothing;
+ *   MDB_NORDAHEAD  hits are random reads, read-ahead would only evict useful pages.
+ * Stale reader slots of a killed process are cleared at open (mdb_reader_check).
+ *
+ * open/close: main thread. Read functions: worker threads (each with its own reader).
+ * Write functions: the cache writer thread only.
+ */
+#include <errno.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "modules/cache/store.h"
+
+#define MAX_READERS 1024
+#define KEY_HASH_LEN 16
+
+static MDB_env *env;
+static MDB_dbi objects_db, chunks_db, meta_db;
+
+static void hash_key(h2o_iovec_t key, uint8_t out[KEY_HASH_LEN])
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key.base, key.len, md);
+    memcpy(out, md, KEY_HASH_LEN);
+}
+
+static int open_dbs(char *err, size_t err_size)
+{
+    MDB_txn *txn;
+    int rc;
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+        goto Error;
+    if ((rc = mdb_dbi_open(txn, "objects", MDB_CREATE, &objects_db)) != 0 || (rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &chunks_db)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_db)) != 0) {
+        mdb_txn_abort(txn);
+        goto Error;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        goto Error;
+    return 0;
+Error:
+    snprintf(err, err_size, "cannot open the cache databases: %s", mdb_strerror(rc));
+    return -1;
+}
+
+int ae_store_open(const char *path, uint64_t size, char *err, size_t err_size)
+{
+    int rc, dead;
+
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, err_size, "cannot create the cache directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_mapsize(env, size)) != 0 || (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
+        (rc = mdb_env_set_maxdbs(env, 4)) != 0)
+        goto Error;
+    if ((rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD, 0640)) != 0)
+        goto Error;
+    mdb_reader_check(env, &dead);
+    return open_dbs(err, err_size);
+
+Error:
+    snprintf(err, err_size, "cannot open the cache store in %s: %s%s", path, mdb_strerror(rc),
+             rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH
+                 ? " (the store is damaged or of another format; move the directory away to start with an empty cache)"
+                 : "");
+    mdb_env_close(env);
+    env = NULL;
+    return -1;
+}
+
+void ae_store_close(void)
+{
+    if (env == NULL)
+        return;
+    mdb_env_sync(env, 1);
+    mdb_env_close(env);
+    env = NULL;
+}
+
+MDB_txn *ae_store_read_begin(ae_store_reader_t *reader)
+{
+    MDB_txn *txn = NULL;
+    if (reader->parked.size != 0) {
+        txn = reader->parked.entries[--reader->parked.size];
+        if (mdb_txn_renew(txn) == 0)
+            return txn;
+        mdb_txn_abort(txn);
+    }
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+        return NULL;
+    return txn;
+}
+
+void ae_store_read_end(ae_store_reader_t *reader, MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+    h2o_vector_reserve(NULL, &reader->parked, reader->parked.size + 1);
+    reader->parked.entries[reader->parked.size++] = txn;
+}
+
+void ae_store_reader_dispose(ae_store_reader_t *reader)
+{
+    for (size_t i = 0; i != reader->parked.size; ++i)
+        mdb_txn_abort(reader->parked.entries[i]);
+    free(reader->parked.entries);
+    reader->parked = (typeof(reader->parked)){NULL};
+}
+
+int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec)
+{
+    uint8_t hash[KEY_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash}, v;
+
+    hash_key(key, hash);
+    if (mdb_get(txn, objects_db, &k, &v) != 0)
+        return -1;
+    if (ae_record_decode(v.mv_data, v.mv_size, rec) != 0)
+        return -1;
+    if (!h2o_memis(rec->key.base, rec->key.len, key.base, key.len))
+        return -1; /* another key with the same hash: a miss, and the new object replaces it */
+    return 0;
+}
+
+int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec_t *out)
+{
+    uint8_t chunk_key[12];
+    MDB_val k = {sizeof(chunk_key), chunk_key}, v;
+    ae_record_chunk_key(body_id, index, chunk_key);
+    if (mdb_get(txn, chunks_db, &k, &v) != 0)
+        return -1;
+    *out = h2o_iovec_init(v.mv_data, v.mv_size);
+    return 0;
+}
+
+MDB_txn *ae_store_write_begin(void)
+{
+    MDB_txn *txn;
+    return mdb_txn_begin(env, NULL, 0, &txn) == 0 ? txn : NULL;
+}
+
+static int delete_chunks(MDB_txn *txn, uint64_t body_id, uint32_t count)
+{
+    for (uint32_t i = 0; i != count; ++i) {
+        uint8_t chunk_key[12];
+        MDB_val k = {sizeof(chunk_key), chunk_key};
+        ae_record_chunk_key(body_id, i, chunk_key);
+        int rc = mdb_del(txn, chunks_db, &k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+/* Deletes the object record at k and its chunks, if it decodes; a damaged record is just deleted. */
+static int delete_object(MDB_txn *txn, MDB_val *k)
+{
+    MDB_val v;
+    ae_record_t old;
+    int rc;
+    if ((rc = mdb_get(txn, objects_db, k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (ae_record_decode(v.mv_data, v.mv_size, &old) == 0 && old.body_id != 0 && (rc = delete_chunks(txn, old.body_id, old.chunk_count)) != 0)
+        return rc;
+    return mdb_del(txn, objects_db, k, NULL);
+}
+
+static int next_body_id(MDB_txn *txn, uint64_t *id)
+{
+    static const char name[] = "next_body_id";
+    MDB_val k = {sizeof(name) - 1, (void *)name}, v;
+    uint64_t next = 1;
+    int rc = mdb_get(txn, meta_db, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof(next))
+        memcpy(&next, v.mv_data, sizeof(next));
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    *id = next++;
+    v = (MDB_val){sizeof(next), &next};
+    return mdb_put(txn, meta_db, &k, &v, 0);
+}
+
+static int put_chunks(MDB_txn *txn, ae_store_object_t *obj)
+{
+    ae_body_t *body = obj->body;
+    int rc;
+    if ((rc = next_body_id(txn, &obj->rec.body_id)) != 0)
+        return rc;
+    obj->rec.chunk_count = (uint32_t)body->chunks.size;
+    for (uint32_t i = 0; i != obj->rec.chunk_count; ++i) {
+        uint8_t chunk_key[12];
+        MDB_val k = {sizeof(chunk_key), chunk_key}, v = {body->chunks.entries[i].len, body->chunks.entries[i].base};
+        ae_record_chunk_key(obj->rec.body_id, i, chunk_key);
+        if ((rc = mdb_put(txn, chunks_db, &k, &v, MDB_APPEND)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
+{
+    uint8_t hash[KEY_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash}, v;
+    ae_body_t *body = obj->body;
+    int rc;
+
+    hash_key(obj->key, hash);
+    if ((rc = delete_object(txn, &k)) != 0)
+        return rc;
+
+    obj->rec.key = obj->key;
+    obj->rec.body_size = body->size;
+    if (body->size <= AE_RECORD_INLINE_MAX && body->chunks.size <= 1) {
+        obj->rec.body_id = 0;
+        obj->rec.chunk_count = 0;
+        obj->rec.inline_body = body->size != 0 ? h2o_iovec_init(body->chunks.entries[0].base, body->size) : h2o_iovec_init(NULL, 0);
+    } else {
+        obj->rec.inline_body = h2o_iovec_init(NULL, 0);
+        if ((rc = put_chunks(txn, obj)) != 0)
+            return rc;
+    }
+    v.mv_size = ae_record_encoded_size(&obj->rec);
+    if ((rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE)) != 0)
+        return rc;
+    ae_record_encode(&obj->rec, v.mv_data);
+    return 0;
+}
+
+size_t ae_store_evict(MDB_txn *txn, size_t count)
+{
+    MDB_cursor *cursor;
+    uint8_t start[KEY_HASH_LEN], (*victims)[KEY_HASH_LEN] = malloc(count * KEY_HASH_LEN);
+    MDB_val k = {sizeof(start), start}, v;
+    size_t found = 0, evicted = 0;
+
+    for (size_t i = 0; i != sizeof(start); ++i)
+        start[i] = (uint8_t)rand();
+    if (mdb_cursor_open(txn, objects_db, &cursor) == 0) {
+        /* from a random key to the end, then from the first key on */
+        int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+        for (; rc == 0 && found != count; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
+            if (k.mv_size == KEY_HASH_LEN)
+                memcpy(victims[found++], k.mv_data, KEY_HASH_LEN);
+        mdb_cursor_close(cursor);
+    }
+    for (size_t i = 0; i != found; ++i) {
+        MDB_val victim = {KEY_HASH_LEN, victims[i]};
+        if (delete_object(txn, &victim) != 0)
+            break;
+        ++evicted;
+    }
+    free(victims);
+    return evicted;
+}

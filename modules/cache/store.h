@@ -1,0 +1,47 @@
+/*
+ * The LMDB store: one environment per process, opened before the workers start. Workers read through
+ * per-thread pools of read-only transactions (MDB_NOTLS; reset when parked, renewed when taken), so a
+ * hit costs no allocation and never writes. Only the cache writer thread writes.
+ *
+ * Databases: "objects" (16-byte hash of the cache key -> record, see record.h), "chunks" (body id +
+ * index -> up to AE_BODY_CHUNK_SIZE bytes) and "meta" (the next body id).
+ */
+#ifndef ANYEDGE_CACHE_STORE_H
+#define ANYEDGE_CACHE_STORE_H
+
+#include <lmdb.h>
+#include <stdint.h>
+#include "modules/cache/record.h"
+#include "modules/origin/body.h"
+
+int ae_store_open(const char *path, uint64_t size, char *err, size_t err_size);
+void ae_store_close(void);
+
+/* Read side: any worker thread, each with its own reader. */
+typedef struct ae_store_reader {
+    H2O_VECTOR(MDB_txn *) parked;
+} ae_store_reader_t;
+
+MDB_txn *ae_store_read_begin(ae_store_reader_t *reader);
+void ae_store_read_end(ae_store_reader_t *reader, MDB_txn *txn);
+void ae_store_reader_dispose(ae_store_reader_t *reader);
+
+/* Finds the record stored under `key`; -1 when there is none or it cannot be decoded. */
+int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec);
+/* The bytes of one body chunk, valid while txn is; -1 if it is missing. */
+int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec_t *out);
+
+/* Write side: the cache writer thread only. */
+typedef struct ae_store_object {
+    h2o_iovec_t key;
+    ae_record_t rec;  /* key, body_id, chunk_count and inline_body are filled in by ae_store_put */
+    ae_body_t *body;
+} ae_store_object_t;
+
+MDB_txn *ae_store_write_begin(void);
+/* Replaces the object under obj->key (and its old chunks); returns 0 or an LMDB error code. */
+int ae_store_put(MDB_txn *txn, ae_store_object_t *obj);
+/* Removes about `count` objects from a random place in the key space; returns how many. */
+size_t ae_store_evict(MDB_txn *txn, size_t count);
+
+#endif

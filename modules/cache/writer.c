@@ -1,0 +1,120 @@
+/*
+ * The cache writer thread (see writer.h). Workers push jobs under a mutex and signal a condition
+ * variable; the writer takes the whole queue at once, so a burst of misses becomes one commit.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include "modules/cache/writer.h"
+#include "server/log.h"
+
+#define MAX_QUEUED_JOBS 4096
+#define EVICT_BATCH 256
+
+static pthread_t thread;
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static ae_write_job_t *queue_head, **queue_tail = &queue_head;
+static size_t queued;
+static int stopping;
+
+void ae_write_job_free(ae_write_job_t *job)
+{
+    ae_body_release(job->obj.body);
+    free(job->owned);
+    free(job);
+}
+
+int ae_writer_submit(ae_write_job_t *job)
+{
+    int accepted;
+    pthread_mutex_lock(&mutex);
+    if ((accepted = !stopping && queued < MAX_QUEUED_JOBS)) {
+        job->next = NULL;
+        *queue_tail = job;
+        queue_tail = &job->next;
+        ++queued;
+        pthread_cond_signal(&cond);
+    }
+    pthread_mutex_unlock(&mutex);
+    if (!accepted) {
+        ae_write_job_free(job);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_batch(ae_write_job_t *jobs)
+{
+    MDB_txn *txn = ae_store_write_begin();
+    int rc = 0;
+    if (txn == NULL)
+        return MDB_PANIC;
+    for (ae_write_job_t *job = jobs; job != NULL && rc == 0; job = job->next)
+        rc = ae_store_put(txn, &job->obj);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+static void make_room(void)
+{
+    MDB_txn *txn = ae_store_write_begin();
+    if (txn == NULL)
+        return;
+    size_t evicted = ae_store_evict(txn, EVICT_BATCH);
+    if (mdb_txn_commit(txn) == 0)
+        ae_log_info("cache full: evicted %zu objects", evicted);
+}
+
+static void commit_jobs(ae_write_job_t *jobs)
+{
+    int rc = write_batch(jobs);
+    if (rc == MDB_MAP_FULL) {
+        make_room();
+        rc = write_batch(jobs);
+    }
+    if (rc != 0)
+        ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
+    while (jobs != NULL) {
+        ae_write_job_t *next = jobs->next;
+        ae_write_job_free(jobs);
+        jobs = next;
+    }
+}
+
+static void *writer_main(void *unused)
+{
+    pthread_mutex_lock(&mutex);
+    while (1) {
+        while (queue_head == NULL && !stopping)
+            pthread_cond_wait(&cond, &mutex);
+        if (queue_head == NULL)
+            break;
+        ae_write_job_t *jobs = queue_head;
+        queue_head = NULL;
+        queue_tail = &queue_head;
+        queued = 0;
+        pthread_mutex_unlock(&mutex);
+        commit_jobs(jobs);
+        pthread_mutex_lock(&mutex);
+    }
+    pthread_mutex_unlock(&mutex);
+    return NULL;
+}
+
+void ae_writer_start(void)
+{
+    stopping = 0;
+    pthread_create(&thread, NULL, writer_main, NULL);
+}
+
+void ae_writer_stop(void)
+{
+    pthread_mutex_lock(&mutex);
+    stopping = 1;
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&mutex);
+    pthread_join(thread, NULL);
+}

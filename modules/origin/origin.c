@@ -1,0 +1,205 @@
+/*
+ * The origin module: the per-site keys `origin` (an http:// URL, resolved once at start-up) and the
+ * three timeouts, and each worker thread's links to the origins (a keep-alive connection pool and
+ * timers per site). The pool and timers belong to one worker's event loop and are used only there.
+ * Also the last handler of every site, which passes whatever no other module answered to the origin.
+ */
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include "modules/origin/origin.h"
+#include "server/config.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_FIRST_BYTE_TIMEOUT_MS 30000
+#define DEFAULT_IDLE_TIMEOUT_MS 30000
+#define POOL_CAPACITY 1024
+#define POOL_IDLE_MS 2000
+
+ae_module_t ae_origin_module;
+
+static ae_origin_conf_t *site_conf(ae_site_t *site)
+{
+    ae_origin_conf_t **slot = (ae_origin_conf_t **)&site->conf[ae_origin_module.index];
+    if (*slot == NULL) {
+        *slot = calloc(1, sizeof(**slot));
+        (*slot)->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+        (*slot)->first_byte_timeout_ms = DEFAULT_FIRST_BYTE_TIMEOUT_MS;
+        (*slot)->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+    }
+    return *slot;
+}
+
+static int resolve(ae_config_t *cf, yaml_node_t *node, h2o_url_t *url, ae_origin_conf_t *conf)
+{
+    char host[256], port[8];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+    h2o_iovec_t h = url->host;
+
+    if (h.len >= 2 && h.base[0] == '[') {
+        ++h.base;
+        h.len -= 2;
+    }
+    if (h.len == 0 || h.len >= sizeof(host))
+        return ae_config_error(cf, node, "'origin': bad host in '%s'", conf->url);
+    memcpy(host, h.base, h.len);
+    host[h.len] = '\0';
+    snprintf(port, sizeof(port), "%u", (unsigned)h2o_url_get_port(url));
+    int err = getaddrinfo(host, port, &hints, &res);
+    if (err != 0)
+        return ae_config_error(cf, node, "'origin': cannot resolve '%s': %s", host, gai_strerror(err));
+    memcpy(&conf->addr, res->ai_addr, res->ai_addrlen);
+    conf->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int set_origin(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    ae_origin_conf_t *conf = site_conf(site);
+    const char *s = ae_config_scalar(cf, value);
+    h2o_url_t url;
+
+    if (s == NULL)
+        return -1;
+    if (h2o_url_parse(s, SIZE_MAX, &url) != 0)
+        return ae_config_error(cf, value, "'origin': bad URL '%s' (expected http://HOST[:PORT])", s);
+    if (url.scheme != &H2O_URL_SCHEME_HTTP)
+        return ae_config_error(cf, value, "'origin': unsupported scheme in '%s' (expected http://HOST[:PORT])", s);
+    if (!(url.path.len == 1 && url.path.base[0] == '/'))
+        return ae_config_error(cf, value, "'origin': '%s' has a path (expected http://HOST[:PORT]; requests keep their own path)", s);
+    free(conf->url);
+    conf->url = strdup(s);
+    return resolve(cf, value, &url, conf);
+}
+
+static int set_connect_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_duration_ms(cf, value, &site_conf(site)->connect_timeout_ms);
+}
+
+static int set_first_byte_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_duration_ms(cf, value, &site_conf(site)->first_byte_timeout_ms);
+}
+
+static int set_idle_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_duration_ms(cf, value, &site_conf(site)->idle_timeout_ms);
+}
+
+static int on_config_done(ae_config_t *cf, ae_server_t *srv)
+{
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        ae_site_t *site = srv->sites.entries[i];
+        ae_origin_conf_t *conf = site->conf[ae_origin_module.index];
+        if (conf == NULL || conf->url == NULL)
+            return ae_config_error_at(cf, site->line, "site '%s' has no 'origin' (expected e.g. origin: http://127.0.0.1:9000)", site->host);
+        if (conf->connect_timeout_ms == 0 || conf->first_byte_timeout_ms == 0 || conf->idle_timeout_ms == 0)
+            return ae_config_error_at(cf, site->line, "site '%s': origin timeouts must be greater than zero", site->host);
+    }
+    return 0;
+}
+
+/* The last handler of every site: whatever no other module answered goes to the origin as it is. */
+typedef struct {
+    h2o_handler_t super;
+    ae_site_t *site;
+} pass_handler_t;
+
+static int on_pass_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    pass_handler_t *self = (pass_handler_t *)_self;
+    ae_origin_relay(req, self->site, AE_REQUEST_AS_IS, NULL, NULL);
+    return 0;
+}
+
+static int on_init(ae_server_t *srv)
+{
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        pass_handler_t *handler = (pass_handler_t *)ae_site_add_handler(srv->sites.entries[i], sizeof(*handler));
+        handler->super.on_req = on_pass_req;
+        handler->site = srv->sites.entries[i];
+    }
+    return 0;
+}
+
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
+{
+    ae_origin_link_t *links = calloc(srv->sites.size, sizeof(*links));
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        ae_origin_link_t *link = &links[i];
+        const ae_origin_conf_t *conf = srv->sites.entries[i]->conf[ae_origin_module.index];
+        link->thread = t;
+        link->conf = conf;
+        /* our own timers end each phase; h2o's I/O timeout is only a backstop behind them */
+        h2o_timeout_init(t->loop, &link->io_timeout,
+                         max3(conf->connect_timeout_ms, conf->first_byte_timeout_ms, conf->idle_timeout_ms) + 1000);
+        h2o_timeout_init(t->loop, &link->connect_timeout, conf->connect_timeout_ms);
+        h2o_timeout_init(t->loop, &link->first_byte_timeout, conf->first_byte_timeout_ms);
+        h2o_timeout_init(t->loop, &link->idle_timeout, conf->idle_timeout_ms);
+        h2o_socketpool_init_by_address(&link->pool, (struct sockaddr *)&conf->addr, conf->addrlen, 0, POOL_CAPACITY);
+        h2o_socketpool_set_timeout(&link->pool, t->loop, POOL_IDLE_MS);
+        link->client_ctx = (h2o_http1client_ctx_t){
+            .loop = t->loop, .getaddr_receiver = &t->ctx.receivers.hostinfo_getaddr, .io_timeout = &link->io_timeout};
+    }
+    t->module_data[ae_origin_module.index] = links;
+}
+
+static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
+{
+    ae_origin_link_t *links = t->module_data[ae_origin_module.index];
+    if (t->busy != 0)
+        return; /* exchanges still use the links; the process is about to exit */
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        ae_origin_link_t *link = &links[i];
+        h2o_socketpool_dispose(&link->pool);
+        h2o_timeout_dispose(t->loop, &link->io_timeout);
+        h2o_timeout_dispose(t->loop, &link->connect_timeout);
+        h2o_timeout_dispose(t->loop, &link->first_byte_timeout);
+        h2o_timeout_dispose(t->loop, &link->idle_timeout);
+    }
+    free(links);
+    t->module_data[ae_origin_module.index] = NULL;
+}
+
+static void on_dispose(ae_server_t *srv)
+{
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        ae_origin_conf_t *conf = srv->sites.entries[i]->conf[ae_origin_module.index];
+        if (conf != NULL) {
+            free(conf->url);
+            free(conf);
+        }
+    }
+}
+
+ae_origin_link_t *ae_origin_link(ae_thread_t *thread, ae_site_t *site)
+{
+    ae_origin_link_t *links = thread->module_data[ae_origin_module.index];
+    return &links[site->index];
+}
+
+static const ae_directive_t directives[] = {
+    {"origin", AE_SCOPE_SITE, set_origin},
+    {"origin-connect-timeout", AE_SCOPE_SITE, set_connect_timeout},
+    {"origin-first-byte-timeout", AE_SCOPE_SITE, set_first_byte_timeout},
+    {"origin-idle-timeout", AE_SCOPE_SITE, set_idle_timeout},
+    {NULL},
+};
+
+ae_module_t ae_origin_module = {
+    .name = "origin",
+    .directives = directives,
+    .on_config_done = on_config_done,
+    .on_init = on_init,
+    .on_thread_init = on_thread_init,
+    .on_thread_dispose = on_thread_dispose,
+    .on_dispose = on_dispose,
+};

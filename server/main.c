@@ -1,0 +1,129 @@
+/*
+ * anyedge's entry point: command line, start-up, signals and shutdown.
+ *
+ *   anyedge -c FILE       run in the foreground, log to stderr
+ *   anyedge -t -c FILE    check the config: exit 0, or 1 with "FILE:LINE: message"
+ *   anyedge --version | --help
+ *
+ * The main thread loads the config, lets modules open their resources, starts the workers and then
+ * only waits for SIGTERM/SIGINT; the stop is graceful (see worker.c), then modules flush and close.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server/log.h"
+#include "server/server.h"
+
+static ae_server_t server; /* global so that what it owns stays reachable until exit */
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "Usage: anyedge -c FILE        run the edge node in the foreground (logs to stderr)\n"
+                "       anyedge -t -c FILE     check the configuration and exit\n"
+                "       anyedge --version      print the version\n"
+                "       anyedge --help         print this help\n");
+}
+
+static int init_modules(ae_server_t *srv)
+{
+    for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+        if ((*m)->on_init != NULL && (*m)->on_init(srv) != 0)
+            return -1;
+    return 0;
+}
+
+static void shutdown_modules(ae_server_t *srv)
+{
+    for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+        if ((*m)->on_shutdown != NULL)
+            (*m)->on_shutdown(srv);
+}
+
+static int wait_for_stop_signal(void)
+{
+    sigset_t set;
+    int sig;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int run(ae_server_t *srv)
+{
+    sigset_t set;
+
+    /* workers inherit this mask: only the main thread takes SIGTERM/SIGINT, through sigwait() */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    ae_router_register(srv);
+    if (init_modules(srv) != 0)
+        return 1;
+    if (ae_workers_start(srv) != 0)
+        return 1;
+    for (size_t i = 0; i != srv->listen.size; ++i)
+        ae_log_info("listening on %s", srv->listen.entries[i].text);
+    ae_log_info("anyedge %s ready (%u threads, %zu sites)", ANYEDGE_VERSION, srv->num_threads, srv->sites.size);
+
+    int sig = wait_for_stop_signal();
+    ae_log_info("received %s: finishing in-flight requests (at most %llums)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                (unsigned long long)srv->shutdown_timeout_ms);
+    ae_workers_stop(srv);
+    shutdown_modules(srv);
+    ae_log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'}, {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL}};
+    const char *config_path = NULL;
+    int check_only = 0, opt, status;
+    char err[1024];
+
+    while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            check_only = 1;
+            break;
+        case 'v':
+            printf("anyedge %s\n", ANYEDGE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    ae_server_init(&server);
+    if (ae_server_load_config(&server, config_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        status = 1;
+    } else if (check_only) {
+        fprintf(stderr, "%s: configuration OK\n", config_path);
+        status = 0;
+    } else {
+        status = run(&server);
+    }
+    ae_server_dispose(&server);
+    return status;
+}

@@ -1,0 +1,126 @@
+/*
+ * The server's shared types: the process-wide server object, worker threads, sites and the module
+ * interface through which server/ knows the features in modules/.
+ *
+ * The server object is filled by the config loader on the main thread before any worker starts,
+ * and is read-only afterwards; per-thread state lives in ae_thread_t and is only touched by its
+ * own worker thread.
+ */
+#ifndef ANYEDGE_SERVER_H
+#define ANYEDGE_SERVER_H
+
+#include <h2o.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <yaml.h>
+
+#define AE_MODULE_MAX 8
+
+typedef struct ae_config ae_config_t;
+typedef struct ae_server ae_server_t;
+typedef struct ae_thread ae_thread_t;
+
+/* One entry of `listen:`. */
+typedef struct ae_listen_addr {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char *text; /* as written in the config, for log messages */
+} ae_listen_addr_t;
+
+/* One entry of `sites:`; modules keep their per-site settings in conf[module->index]. */
+typedef struct ae_site {
+    char *host; /* lower-case, no port, no trailing dot */
+    H2O_VECTOR(char *) aliases;
+    size_t index;               /* position in server->sites */
+    unsigned line;              /* where the site starts in the config, for messages */
+    void *conf[AE_MODULE_MAX];  /* per-module site settings */
+    H2O_VECTOR(h2o_handler_t *) handlers; /* attached by modules, tried in module order; freed with the site */
+} ae_site_t;
+
+typedef struct ae_worker_listener ae_worker_listener_t;
+
+/* A worker thread: one h2o event loop and context, one socket per listen address. */
+struct ae_thread {
+    ae_server_t *server;
+    size_t index;
+    pthread_t tid;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    ae_worker_listener_t *listeners;
+    h2o_multithread_receiver_t shutdown_receiver;
+    h2o_multithread_message_t shutdown_message;
+    int shutting_down;
+    size_t busy; /* requests in flight plus module work that must finish before the thread exits */
+    void *module_data[AE_MODULE_MAX];
+};
+
+struct ae_server {
+    const char *config_path;
+    H2O_VECTOR(ae_listen_addr_t) listen;
+    unsigned num_threads; /* 0 until set; `auto` resolves to the number of CPUs */
+    uint64_t shutdown_timeout_ms;
+    H2O_VECTOR(ae_site_t *) sites;
+    h2o_globalconf_t h2o;
+    ae_thread_t *threads;
+};
+
+/* Directives: a config key a module owns. Names of global keys nest with dots ("cache.path"). */
+typedef enum { AE_SCOPE_GLOBAL, AE_SCOPE_SITE } ae_scope_t;
+
+typedef struct ae_directive {
+    const char *name;
+    ae_scope_t scope;
+    /* store the value; on error call ae_config_error() and return -1. `site` is NULL for global keys */
+    int (*set)(ae_config_t *cf, yaml_node_t *value, ae_site_t *site);
+} ae_directive_t;
+
+typedef struct ae_module {
+    const char *name;
+    const ae_directive_t *directives;
+    /* after the whole file was read: fill defaults, check required keys (report with ae_config_error_at) */
+    int (*on_config_done)(ae_config_t *cf, ae_server_t *srv);
+    /* after the config, before threads: open stores, attach per-site handlers */
+    int (*on_init)(ae_server_t *srv);
+    void (*on_thread_init)(ae_server_t *srv, ae_thread_t *t);
+    void (*on_thread_dispose)(ae_server_t *srv, ae_thread_t *t);
+    /* after every worker has stopped: flush and close what on_init opened */
+    void (*on_shutdown)(ae_server_t *srv);
+    /* free what the directives allocated (also after `anyedge -t` or a failed load) */
+    void (*on_dispose)(ae_server_t *srv);
+    size_t index; /* position in ae_modules, set by ae_modules_register() */
+} ae_module_t;
+
+/* server/modules.c */
+extern ae_module_t *ae_modules[];
+void ae_modules_register(void);
+
+/* server/server.c: lifecycle shared by main() and the unit tests */
+void ae_server_init(ae_server_t *srv);
+int ae_server_load_config(ae_server_t *srv, const char *path, char *err, size_t err_size);
+void ae_server_dispose(ae_server_t *srv);
+ae_site_t *ae_server_find_site(ae_server_t *srv, const char *host, size_t len);
+
+/* Allocates a zeroed handler of `size` bytes (h2o_handler_t first) at the end of the site's list. */
+h2o_handler_t *ae_site_add_handler(ae_site_t *site, size_t size);
+
+/* server/router.c: the one h2o handler, which picks the site by Host and runs its handlers */
+void ae_router_register(ae_server_t *srv);
+
+/* server/worker.c */
+int ae_workers_start(ae_server_t *srv);
+void ae_workers_stop(ae_server_t *srv);
+
+static inline ae_thread_t *ae_thread_of(h2o_context_t *ctx)
+{
+    return H2O_STRUCT_FROM_MEMBER(ae_thread_t, ctx, ctx);
+}
+
+/* Keeps the worker alive during shutdown until the matching ae_thread_release(). */
+static inline void ae_thread_hold(ae_thread_t *t)
+{
+    ++t->busy;
+}
+void ae_thread_release(ae_thread_t *t);
+
+#endif
