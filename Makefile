@@ -28,6 +28,7 @@ run: build
 	@sh etc/demo-run $(BUILD_DIR)/anyedge
 
 test: build
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/t/lsan.supp \
 	ANYEDGE_BIN=$(CURDIR)/$(BUILD_DIR)/anyedge prove $(BUILD_DIR)/unit/unit_* t/
 
 clean:

@@ -71,6 +71,13 @@ static uint64_t checksum(const uint8_t *bytes, size_t covered_len)
     return fnv1a(h, bytes + FIXED_SIZE, covered_len - FIXED_SIZE);
 }
 
+static uint8_t *append(uint8_t *p, h2o_iovec_t v)
+{
+    if (v.len != 0)
+        memcpy(p, v.base, v.len);
+    return p + v.len;
+}
+
 size_t ae_record_encoded_size(const ae_record_t *rec)
 {
     return FIXED_SIZE + rec->key.len + rec->reason.len + rec->headers.len + rec->inline_body.len;
@@ -93,14 +100,11 @@ void ae_record_encode(const ae_record_t *rec, uint8_t *buf)
     put_u32(buf + 56, (uint32_t)rec->reason.len);
     put_u32(buf + 60, (uint32_t)rec->headers.len);
     put_u32(buf + 64, (uint32_t)rec->inline_body.len);
-    memcpy(p, rec->key.base, rec->key.len);
-    p += rec->key.len;
-    memcpy(p, rec->reason.base, rec->reason.len);
-    p += rec->reason.len;
-    memcpy(p, rec->headers.base, rec->headers.len);
-    p += rec->headers.len;
+    p = append(p, rec->key);
+    p = append(p, rec->reason);
+    p = append(p, rec->headers);
     put_u64(buf + CHECKSUM_OFFSET, checksum(buf, p - buf));
-    memcpy(p, rec->inline_body.base, rec->inline_body.len);
+    append(p, rec->inline_body);
 }
 
 static int headers_are_valid(h2o_iovec_t block)

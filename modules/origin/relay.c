@@ -27,13 +27,14 @@ typedef struct relay {
     size_t next_chunk, next_offset, discarded_chunks;
     ae_fetch_result_t result;
     int ended, sending, final_sent, keep;
+    int in_fetch_end; /* h2o may free the request from inside a send; the relay must outlive that call */
     const ae_relay_observer_t *observer;
     void *observer_data;
 } relay_t;
 
 static void maybe_free(relay_t *relay)
 {
-    if (relay->req != NULL || relay->fetch != NULL)
+    if (relay->req != NULL || relay->fetch != NULL || relay->in_fetch_end)
         return;
     if (relay->body != NULL)
         ae_body_release(relay->body);
@@ -140,14 +141,16 @@ static void on_fetch_end(ae_fetch_t *fetch, ae_fetch_result_t result)
     if (result != AE_FETCH_OK)
         ae_log_warn("%s %s via %s: %s (%s)", relay->site->host, relay->label, relay->link->conf->url, ae_fetch_result_text(result),
                     fetch->errstr != NULL ? fetch->errstr : "no detail");
+    if (relay->observer != NULL)
+        relay->observer->on_end(relay->observer_data, fetch, result == AE_FETCH_OK);
+    relay->in_fetch_end = 1;
     if (relay->body == NULL) {
         if (relay->req != NULL)
             send_origin_error(relay->req, result);
     } else {
         send_available(relay);
     }
-    if (relay->observer != NULL)
-        relay->observer->on_end(relay->observer_data, fetch, result == AE_FETCH_OK);
+    relay->in_fetch_end = 0;
     maybe_free(relay);
 }
 

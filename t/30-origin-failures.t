@@ -1,0 +1,82 @@
+# t/30-origin-failures.t -- origins that refuse, hang, time out, break the
+# connection or talk nonsense: the client gets a 502/504 from anyedge (or a
+# truncated response if the status was already sent), nothing broken is
+# stored, and the daemon keeps serving.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use AnyEdgeTest;
+use Test::More;
+
+my $origin = start_origin();
+my $blackhole = blackhole_port();
+my %timeouts = (
+    'origin-connect-timeout'    => '1s',
+    'origin-first-byte-timeout' => '1s',
+    'origin-idle-timeout'       => '1s',
+);
+my $ae = start_anyedge(sites => [
+    { host => 'example.test',   origin => $origin->{url}, extra => \%timeouts },
+    { host => 'refused.test',   origin => 'http://127.0.0.1:' . empty_port(), extra => \%timeouts },
+    { host => 'blackhole.test', origin => "http://127.0.0.1:$blackhole->{port}", extra => \%timeouts },
+]);
+my %site = (port => $ae->{port}, host => 'example.test');
+
+# Test that the daemon survived (restarting it if not, so that the remaining
+# cases still run) and that it serves the next request.
+my $followups = 0;
+sub still_serving {
+    ok(anyedge_running($ae), 'daemon still running') or do {
+        diag("anyedge exited ($ae->{exit}); restarting it for the next case");
+        restart_anyedge($ae);
+    };
+    my $r = http(%site, path => '/still-serving?n=' . ++$followups);
+    is($r->{status}, 200, 'a following request is served');
+}
+
+# Each case: host, path, expected status, regex for the body, and the most
+# seconds the response may take.
+my @ERRORS = (
+    [ 'connection refused' => 'refused.test', '/refused', 502, qr/./, 5 ],
+    [ 'connect timeout' => 'blackhole.test', '/blackhole', 504, qr/connect timeout/, 3 ],
+    [ 'first-byte timeout' => 'example.test', '/first-byte?delay=3', 504, qr/first-byte timeout/, 2.5 ],
+    [ 'connection reset' => 'example.test', '/reset?break=reset', 502, qr/./, 5 ],
+    [ 'closed without a response' => 'example.test', '/closed?break=close', 502, qr/./, 5 ],
+    [ 'malformed response' => 'example.test', '/garbage?break=garbage', 502, qr/malformed/, 5 ],
+);
+for my $case (@ERRORS) {
+    my ($name, $host, $path, $status, $body_re, $max_time) = @$case;
+    subtest $name => sub {
+        my $r = http(%site, host => $host, path => $path);
+        is($r->{status}, $status, "status $status");
+        like($r->{body}, qr/\Aanyedge: /, 'error body from anyedge');
+        like($r->{body}, $body_re, 'error body says what failed');
+        cmp_ok($r->{time}, '<', $max_time, "answered within ${max_time}s");
+        still_serving();
+    };
+}
+
+# Each case: a URL whose response starts as a 200 but breaks off before the
+# end of the body.  The client must see the truncation, and nothing is stored.
+my @TRUNCATED = (
+    [ 'idle timeout' => '/idle?body-delay=3&size=100000' ],
+    [ 'short body' => '/short?break=short&size=100000' ],
+    [ 'short chunked body' => '/short?break=short&size=100000&chunked=1' ],
+);
+for my $case (@TRUNCATED) {
+    my ($name, $path) = @$case;
+    subtest $name => sub {
+        my $r = http(%site, path => $path);
+        is($r->{status}, 200, 'status 200 already sent');
+        isnt($r->{curl_exit}, 0, 'the client sees an incomplete response');
+        cmp_ok(length $r->{body}, '<', 100_000, 'body truncated');
+        ok(settle_cache(%site), 'cache settled');
+        my $again = http(%site, path => $path);
+        is($again->{headers}{'x-cache'}, 'MISS', 'requested again: MISS');
+        is(origin_count($origin, $path), 2, 'origin contacted twice');
+        still_serving();
+    };
+}
+
+done_testing;
