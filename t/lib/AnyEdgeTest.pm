@@ -299,10 +299,12 @@ sub _yaml_str {
 # The text of a daemon config listening on 127.0.0.1:$args{port}.  Arguments:
 #   port, cache_path (required), cache_size (default 64M), threads (default 2),
 #   sites => [ { host, origin, aliases => [...], extra => { key => raw value } } ],
+#   extra_listen => [ "ADDR:PORT", ... ] (more listen addresses),
 #   extra_yaml (raw text appended at top level).
 sub config_yaml {
     my (%args) = @_;
-    my $yaml = "listen:\n  - " . _yaml_str("127.0.0.1:$args{port}") . "\n"
+    my $yaml = "listen:\n"
+             . join('', map { '  - ' . _yaml_str($_) . "\n" } "127.0.0.1:$args{port}", @{ $args{extra_listen} // [] })
              . 'threads: ' . ($args{threads} // 2) . "\n"
              . "cache:\n"
              . '  path: ' . _yaml_str($args{cache_path}) . "\n"
