@@ -1,6 +1,7 @@
 # t/50-large-and-many.t -- a 16 MiB object (with Content-Length and chunked)
-# is stored and served intact, and 1,000 distinct objects are each fetched
-# from the origin exactly once.
+# is stored and served intact, a miss streams (the first bytes do not wait for
+# the last), and 1,000 distinct objects are each fetched from the origin
+# exactly once.
 use strict;
 use warnings;
 use FindBin;
@@ -21,6 +22,16 @@ for my $path ("/big?size=$BIG", "/big?size=$BIG&chunked=1") {
         body_is($hit->{body}, expected_body($BIG), 'HIT body is the origin body');
     };
 }
+
+subtest 'a miss streams to the client as it arrives' => sub {
+    # the origin sends the head and half the body, pauses 1.5s, then sends the rest
+    my $url = "http://127.0.0.1:$ae->{port}/stream?size=200000&body-delay=1.5";
+    my ($first_byte, $total) = split ' ', `curl -sS -o /dev/null -w '%{time_starttransfer} %{time_total}' -H 'Host: example.test' '$url'`;
+    cmp_ok($total, '>=', 1.4, 'the whole response took the origin pause');
+    cmp_ok($first_byte, '<', 1.0, 'the first bytes came before the pause ended');
+    my ($hit) = wait_for_hit(%site, path => '/stream?size=200000&body-delay=1.5');
+    body_is($hit->{body}, expected_body(200000), 'and the streamed object was stored whole');
+};
 
 # Test that every response is a 200 with the origin's body and the given
 # X-Cache value; show the first few that are not.

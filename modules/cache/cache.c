@@ -85,6 +85,11 @@ static void on_dispose(ae_server_t *srv)
     conf.path = NULL;
 }
 
+uint64_t ae_cache_max_object_size(void)
+{
+    return conf.size / 4;
+}
+
 ae_store_reader_t *ae_cache_reader(ae_thread_t *thread)
 {
     return thread->module_data[ae_cache_module.index];

@@ -137,6 +137,8 @@ static int on_miss_head(void *data, h2o_req_t *req, ae_fetch_t *fetch)
         miss->decision = (ae_store_decision_t){.reason = "head"};
     } else {
         miss->decision = ae_cache_decide_store(fetch->status, &fetch->headers, req->processed_at.at.tv_sec);
+        if (miss->decision.store && fetch->body->expected != SIZE_MAX && fetch->body->expected > ae_cache_max_object_size())
+            miss->decision = (ae_store_decision_t){.reason = "too-big"};
     }
     if (miss->decision.store)
         set_cache_headers(req, "MISS", "anyedge; fwd=%s; fwd-status=%d; stored", miss->fwd, fetch->status);
@@ -182,7 +184,8 @@ static ae_write_job_t *make_job(miss_t *miss, ae_fetch_t *fetch)
 static void on_miss_end(void *data, ae_fetch_t *fetch, int complete)
 {
     miss_t *miss = data;
-    if (fetch != NULL && complete && miss->decision.store && ae_writer_submit(make_job(miss, fetch)) != 0)
+    if (fetch != NULL && complete && miss->decision.store && fetch->body->size <= ae_cache_max_object_size() &&
+        ae_writer_submit(make_job(miss, fetch)) != 0)
         ae_log_warn("cache writer queue full: %.*s stays uncached", (int)miss->key.len, miss->key.base);
     free(miss->key.base);
     free(miss);
