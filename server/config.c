@@ -80,19 +80,14 @@ static int walk(ae_config_t *cf, yaml_node_t *map, const char *prefix, ae_scope_
         }
 
         const ae_directive_t *d = find_directive(name, scope);
-        if (d != NULL) {
-            const char *outer_key = cf->key;
-            cf->key = name;
-            int ret = d->set(cf, value, site);
-            cf->key = outer_key;
-            if (ret != 0)
-                return -1;
-        } else if (is_directive_prefix(name, scope)) {
-            if (walk(cf, value, name, scope, site) != 0)
-                return -1;
-        } else {
+        if (d == NULL && !is_directive_prefix(name, scope))
             return ae_config_error(cf, key, "unknown key '%s'%s", name, scope == AE_SCOPE_SITE ? " in site" : "");
-        }
+        const char *outer_key = cf->key;
+        cf->key = name;
+        int ret = d != NULL ? d->set(cf, value, site) : walk(cf, value, name, scope, site);
+        cf->key = outer_key;
+        if (ret != 0)
+            return -1;
     }
     return 0;
 }

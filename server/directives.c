@@ -13,21 +13,29 @@
 
 #define MAX_THREADS 256
 
-static int set_listen(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+static int add_listen(ae_config_t *cf, yaml_node_t *value)
 {
     ae_server_t *srv = cf->srv;
-    if (value->type == YAML_SCALAR_NODE) {
-        h2o_vector_reserve(NULL, &srv->listen, srv->listen.size + 1);
-        if (ae_config_listen_addr(cf, value, &srv->listen.entries[srv->listen.size]) != 0)
-            return -1;
-        ++srv->listen.size;
-        return 0;
-    }
+    h2o_vector_reserve(NULL, &srv->listen, srv->listen.size + 1);
+    ae_listen_addr_t *added = &srv->listen.entries[srv->listen.size];
+    if (ae_config_listen_addr(cf, value, added) != 0)
+        return -1;
+    ++srv->listen.size;
+    for (ae_listen_addr_t *earlier = srv->listen.entries; earlier != added; ++earlier)
+        if (earlier->addrlen == added->addrlen && memcmp(&earlier->addr, &added->addr, added->addrlen) == 0)
+            return ae_config_error(cf, value, "'listen': duplicate address '%s'", added->text);
+    return 0;
+}
+
+static int set_listen(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    if (value->type == YAML_SCALAR_NODE)
+        return add_listen(cf, value);
     if (ae_config_expect(cf, value, YAML_SEQUENCE_NODE) != 0)
         return -1;
     AE_CONFIG_FOREACH_ITEM(&cf->doc, value, item)
     {
-        if (set_listen(cf, item, site) != 0)
+        if (add_listen(cf, item) != 0)
             return -1;
     }
     return 0;

@@ -33,6 +33,7 @@ for my $path (keys %damage) {
     $damaged += $dump =~ s/^ (\w*\Q$key_hex\E\w*)$/' ' . $damage{$path}->($1)/me;
 }
 is($damaged, scalar keys %damage, 'found every record to damage');
+$dump =~ s/^db_pagesize=.*\n//m;  # written by mdb_dump, not understood by this mdb_load
 my $dump_file = write_config($ae->{dir}, $dump, 'objects.dump');
 system('mdb_load', '-s', 'objects', '-f', $dump_file, $ae->{cache_path});
 is($?, 0, 'mdb_load wrote the damaged records');

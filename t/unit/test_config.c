@@ -115,6 +115,8 @@ static void test_errors(void)
     expect_error("missing origin", "listen: [\"127.0.0.1:1\"]\nsites:\n  - host: a.test\n", 3, "has no 'origin'");
     expect_error("bad origin", "listen: [\"127.0.0.1:1\"]\nsites:\n  - host: a.test\n    origin: ftp://x\n", 4, "'origin'");
     expect_error("missing host", "listen: [\"127.0.0.1:1\"]\nsites:\n  - origin: http://127.0.0.1:1\n", 3, "no 'host'");
+    expect_error("duplicate listen address", "listen:\n  - \"127.0.0.1:1\"\n  - \"127.0.0.1:1\"\n" SITE, 3, "duplicate address");
+    expect_error("section is not a mapping", "listen: [\"127.0.0.1:1\"]\ncache: 1G\n" SITE, 2, "'cache' expected a mapping");
     expect_error("duplicate key", "listen: [\"127.0.0.1:1\"]\nthreads: 1\nthreads: 2\n" SITE, 3, "duplicate key 'threads'");
     expect_error("YAML syntax", "listen: [\"127.0.0.1:1\"\n" SITE, 2, "YAML syntax error");
     expect_error("no listen", SITE, 1, "no 'listen'");
