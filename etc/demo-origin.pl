@@ -6,17 +6,22 @@
 #        (ADDR may be an IPv6 address in brackets: "[::1]:9000")
 #
 # One process per connection, persistent connections per HTTP/1.1.  Every
-# request received is appended to the log file as one line "METHOD URI\n".
+# request received is appended to the log file as one line "METHOD URI", then
+# " inm=VALUE" if it carried If-None-Match, " ims=VALUE" for If-Modified-Since
+# and " range=VALUE" for Range (each VALUE percent-encoded: "%", spaces and
+# control characters become %XX), then "\n".  Without --log the same lines go
+# to a temporary file: the per-URI request counts below are read from it.
 #
 # The response is chosen by query parameters (URL-decoded), so every test URL
 # describes itself:
-#   status=N        response status (default 200)
+#   status=N        response status (default 200); for status=206 pass the
+#                   Content-Range with h=
 #   cc=VALUE        Cache-Control value; default "max-age=60"; "cc=" sends none
 #   h=Name:Value    extra response header (repeatable)
 #   size=N          body of N bytes: sprintf("%015x\n", $i) for i = 0, 1, ...
 #                   truncated to N bytes (application/octet-stream)
 #   chunked=1       send the body with Transfer-Encoding: chunked
-#   delay=SECS      sleep before sending the status line
+#   delay=SECS      sleep before sending anything (also before a break=)
 #   body-delay=SECS send the headers and half the body, sleep, send the rest
 #   echo=1          body is the request as received: request line, header
 #                   lines, a blank line (each line ending in "\n"), then the
@@ -25,22 +30,51 @@
 #   break=garbage   reply "this is not http\r\n\r\n" and close
 #   break=short     announce the full Content-Length, send half the body, close
 #   break=close     close the connection without sending anything
+# Validators and conditional requests (GET and HEAD answered 200 only):
+#   etag=VALUE      send "ETag: VALUE" (VALUE with its quotes: etag=%22v1%22).
+#                   A request whose If-None-Match matches it (weak comparison,
+#                   or "*") gets 304 Not Modified.
+#   lm=SECONDS      send "Last-Modified:" the origin's start time minus SECONDS
+#                   (the same for every request).  A request with
+#                   If-Modified-Since at or after it, and no If-None-Match,
+#                   gets 304 Not Modified.
+#                   A 304 carries Date, ETag, Last-Modified, Cache-Control (as
+#                   for cc=), Vary and the h= headers, and no body.
+#   h304=Name:Value (repeatable) in a 304 only: replaces every header Name of
+#                   the 304 (Cache-Control and ETag too) with these values
+# Bodies that change (these lines are appended to the default text body only,
+# not to size= or echo= bodies):
+#   counter=1       a line "served=N": the origin has seen this URI N times,
+#                   this request included (any method, as in the log)
+#   vary=NAMES      send "Vary: NAMES" (sent as given, e.g. "Accept, *"); for
+#                   each header name in it but "*", a line "varied=VALUE" with
+#                   the request's value of that header ("" if absent)
+# Behaviour that changes after some requests (N counts requests for this URI,
+# as for counter=; N defaults to 0):
+#   fail-after=N&fail=STATUS  from the (N+1)-th request on, answer STATUS with
+#                   "Cache-Control: no-store" and a short text body instead
+#   fail-after=N&fail=reset   ... or reset the connection
+#   slow-after=N&slow=SECS    from the (N+1)-th request on, sleep SECS first
 # Without a query, "/" serves a small HTML page showing when it was generated.
 
 use strict;
 use warnings;
 use Errno qw(EINTR);
 use Fcntl qw(O_WRONLY O_APPEND O_CREAT);
+use File::Temp qw(tempfile);
 use Getopt::Long qw(GetOptions);
 use IO::Select;
 use IO::Socket::IP;
 use POSIX qw(WNOHANG);
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep);
+use Time::Local qw(timegm);
 
 # Close a persistent connection that stays idle this long (seconds).
 use constant IDLE_TIMEOUT => 120;
 use constant MAX_HEAD_SIZE => 64 * 1024;
+# Request headers recorded in the log, as " KEY=VALUE" after "METHOD URI".
+use constant LOGGED_HEADERS => ([inm => 'if-none-match'], [ims => 'if-modified-since'], [range => 'range']);
 
 my %REASON = (
     100 => 'Continue',         200 => 'OK',
@@ -61,11 +95,15 @@ GetOptions('listen=s' => \$listen, 'log=s' => \$log_file)
 my ($listen_host, $listen_port) = $listen =~ /\A\[?([^\[\]]*?)\]?:(\d+)\z/
     or die "$0: bad --listen address '$listen' (expected ADDR:PORT)\n";
 
-my $log_fh;
-if (defined $log_file) {
-    sysopen($log_fh, $log_file, O_WRONLY | O_APPEND | O_CREAT)
-        or die "$0: cannot open log file $log_file: $!\n";
-}
+# Last-Modified of lm= is relative to this, so it is the same for every request.
+my $START_TIME = time;
+
+# Without --log, requests are still logged (to a file removed at exit): the
+# per-URI counts of counter=, fail-after= and slow-after= are read from it.
+(undef, $log_file) = tempfile('demo-origin-XXXXXX', TMPDIR => 1, UNLINK => 1)
+    unless defined $log_file;
+sysopen(my $log_fh, $log_file, O_WRONLY | O_APPEND | O_CREAT)
+    or die "$0: cannot open log file $log_file: $!\n";
 
 my $server = IO::Socket::IP->new(
     LocalHost => $listen_host,
@@ -128,7 +166,27 @@ sub serve_connection {
 
 sub log_request {
     my ($req) = @_;
-    syswrite($log_fh, "$req->{method} $req->{uri}\n") if $log_fh;
+    my $line = "$req->{method} $req->{uri}";
+    for my $logged (LOGGED_HEADERS) {
+        my ($key, $header) = @$logged;
+        my $value = $req->{headers}{$header} // next;
+        $line .= " $key=" . ($value =~ s/([%\x00-\x20\x7f-\xff])/sprintf '%%%02X', ord $1/ger);
+    }
+    syswrite($log_fh, "$line\n");
+}
+
+# How many requests for $uri the log holds (this one included, as it is logged
+# before the response is chosen).
+sub times_seen {
+    my ($uri) = @_;
+    open my $fh, '<', $log_file or die "demo-origin: cannot read $log_file: $!\n";
+    my $n = 0;
+    while (my $line = <$fh>) {
+        my (undef, $logged_uri) = split / /, $line, 3;
+        chomp $logged_uri;
+        $n++ if $logged_uri eq $uri;
+    }
+    return $n;
 }
 
 # --- reading requests -------------------------------------------------------
@@ -256,8 +314,19 @@ sub respond {
     my $sock = $conn->{sock};
     my $p = $req->{params};
     my $param = sub { my $v = $p->{ $_[0] }; $v ? $v->[-1] : undef };
+    # True once the origin has seen more requests for this URI than the
+    # parameter $_[0] (default 0) says.
+    my $past = sub { times_seen_memo($req) > ($param->($_[0]) // 0) };
+    my $keep_alive = $req->{version} eq '1.1'
+        && lc($req->{headers}{connection} // '') !~ /\bclose\b/;
 
+    sleep $param->('delay') if $param->('delay');
+    sleep $param->('slow') if $param->('slow') && $past->('slow-after');
+
+    my $fail = $param->('fail');
+    $fail = undef unless defined $fail && $past->('fail-after');
     my $break = $param->('break') // '';
+    $break = 'reset' if ($fail // '') eq 'reset';
     if ($break eq 'reset') {
         setsockopt($sock, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
         return 0;
@@ -267,35 +336,48 @@ sub respond {
         send_all($sock, "this is not http\r\n\r\n");
         return 0;
     }
+    if (defined $fail) {
+        my $body = "demo-origin: failing with status $fail\n";
+        return send_all($sock, response_head($fail,
+            ['Date', http_date(time)], ['Content-Type', 'text/plain'],
+            ['Cache-Control', 'no-store'], ['Content-Length', length $body],
+            ['Connection', $keep_alive ? 'keep-alive' : 'close'])
+            . ($req->{method} eq 'HEAD' ? '' : $body)) && $keep_alive;
+    }
+
+    # Headers a 304 repeats: Date, validators, Cache-Control, Vary, h=.
+    my $etag = $param->('etag');
+    my $last_modified = defined $param->('lm') ? $START_TIME - $param->('lm') : undef;
+    my $cc = $param->('cc') // 'max-age=60';
+    my @headers = (['Date', http_date(time)]);
+    push @headers, ['ETag', $etag] if defined $etag;
+    push @headers, ['Last-Modified', http_date($last_modified)] if defined $last_modified;
+    push @headers, ['Cache-Control', $cc] if $cc ne '';
+    push @headers, ['Vary', $param->('vary')] if defined $param->('vary');
+    push @headers, header_params($p, 'h');
+    my $connection = ['Connection', $keep_alive ? 'keep-alive' : 'close'];
 
     my $status = $param->('status') // 200;
+    if ($status == 200 && $req->{method} =~ /\A(?:GET|HEAD)\z/
+        && not_modified($req->{headers}, $etag, $last_modified)) {
+        my @replacements = header_params($p, 'h304');
+        my %replaced = map { (lc $_->[0] => 1) } @replacements;
+        return send_all($sock, response_head(304,
+            (grep { !$replaced{ lc $_->[0] } } @headers), @replacements, $connection))
+            && $keep_alive;
+    }
+
     my $bodiless = $status =~ /\A(?:1\d\d|204|304)\z/;
     my ($body, $type) = $bodiless ? ('', 'text/plain') : response_body($req, $param);
-    my $keep_alive = $req->{version} eq '1.1'
-        && lc($req->{headers}{connection} // '') !~ /\bclose\b/;
     my $chunked = ($param->('chunked') // '') eq '1' && $req->{version} eq '1.1';
-
-    my @headers = (
-        ['Date', http_date(time)],
-        ['Content-Type', $type],
-    );
-    my $cc = $param->('cc') // 'max-age=60';
-    push @headers, ['Cache-Control', $cc] if $cc ne '';
-    for my $h (@{ $p->{h} // [] }) {
-        my ($name, $value) = $h =~ /\A([^:]+):\s*(.*)\z/s or next;
-        push @headers, [$name, $value];
-    }
+    splice @headers, 1, 0, ['Content-Type', $type];
     push @headers, $bodiless ? ()
                  : $chunked  ? ['Transfer-Encoding', 'chunked']
                  :             ['Content-Length', length $body];
-    push @headers, ['Connection', $keep_alive ? 'keep-alive' : 'close'];
-
-    my $head = sprintf("HTTP/1.1 %d %s\r\n", $status, $REASON{$status} // 'Status')
-        . join('', map { "$_->[0]: $_->[1]\r\n" } @headers) . "\r\n";
+    my $head = response_head($status, @headers, $connection);
     my $wire_body = $req->{method} eq 'HEAD' || $bodiless ? ''
                   : $chunked ? chunk_encode($body) : $body;
 
-    sleep $param->('delay') if $param->('delay');
     if ($break eq 'short') {
         send_all($sock, $head . substr($wire_body, 0, int(length($wire_body) / 2)));
         return 0;
@@ -307,6 +389,42 @@ sub respond {
         return send_all($sock, substr($wire_body, $half)) && $keep_alive;
     }
     return send_all($sock, $head . $wire_body) && $keep_alive;
+}
+
+# The status line and header lines, up to and including the empty line.
+sub response_head {
+    my ($status, @headers) = @_;
+    return sprintf("HTTP/1.1 %d %s\r\n", $status, $REASON{$status} // 'Status')
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @headers) . "\r\n";
+}
+
+# The [name, value] pairs of the repeatable "Name:Value" parameter $key.
+sub header_params {
+    my ($p, $key) = @_;
+    return map { /\A([^:]+):\s*(.*)\z/s ? [$1, $2] : () } @{ $p->{$key} // [] };
+}
+
+# times_seen for the request's URI, read from the log once per request.
+sub times_seen_memo {
+    my ($req) = @_;
+    return $req->{times_seen} //= times_seen($req->{uri});
+}
+
+# RFC 9110 13.1.2 and 13.1.3 for a GET/HEAD of a representation with these
+# validators (either may be undef): does the request make it a 304?
+# If-None-Match (weak comparison) takes precedence over If-Modified-Since.
+sub not_modified {
+    my ($headers, $etag, $last_modified) = @_;
+    if (defined(my $inm = $headers->{'if-none-match'})) {
+        return 0 unless defined $etag;
+        return 1 if $inm =~ /\A\s*\*\s*\z/;
+        my $opaque = sub { $_[0] =~ s{\AW/}{}r };
+        return scalar grep { $opaque->($_) eq $opaque->($etag) } $inm =~ m{((?:W/)?"[^"]*")}g;
+    }
+    my $ims = $headers->{'if-modified-since'};
+    return 0 unless defined $ims && defined $last_modified;
+    my $since = parse_http_date($ims);
+    return defined $since && $since >= $last_modified;
 }
 
 # The response body and its Content-Type.
@@ -321,7 +439,13 @@ sub response_body {
         return (pattern_body($size), 'application/octet-stream');
     }
     return (demo_page(), 'text/html; charset=utf-8') if $req->{uri} eq '/';
-    return ("hello from demo origin: $req->{uri}\n", 'text/plain');
+    my $text = "hello from demo origin: $req->{uri}\n";
+    $text .= 'served=' . times_seen_memo($req) . "\n" if ($param->('counter') // '') eq '1';
+    for my $name (split /\s*,\s*/, $param->('vary') // '') {
+        next if $name eq '*' || $name eq '';
+        $text .= 'varied=' . ($req->{headers}{ lc $name } // '') . "\n";
+    }
+    return ($text, 'text/plain');
 }
 
 # N bytes of "%015x\n" lines; memoized per size within this process.
@@ -371,6 +495,18 @@ sub http_date {
         (qw(Sun Mon Tue Wed Thu Fri Sat))[ $g[6] ], $g[3],
         (qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec))[ $g[4] ],
         $g[5] + 1900, $g[2], $g[1], $g[0]);
+}
+
+# An IMF-fixdate (the only form this origin parses) as a Unix time, or undef.
+sub parse_http_date {
+    my ($s) = @_;
+    my %month;
+    @month{qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec)} = 0 .. 11;
+    my ($mday, $mon, $year, $hour, $min, $sec) =
+        $s =~ /\A\s*[A-Z][a-z]{2}, (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT\s*\z/
+        or return undef;
+    return undef unless defined $month{$mon};
+    return eval { timegm($sec, $min, $hour, $mday, $month{$mon}, $year) };
 }
 
 # Write everything (retrying partial writes); false if the peer went away.

@@ -43,6 +43,9 @@ int ae_config_uint(ae_config_t *cf, yaml_node_t *node, uint64_t min, uint64_t ma
 int ae_config_size(ae_config_t *cf, yaml_node_t *node, uint64_t *out);
 int ae_config_duration_ms(ae_config_t *cf, yaml_node_t *node, uint64_t *out);
 int ae_config_listen_addr(ae_config_t *cf, yaml_node_t *node, ae_listen_addr_t *out);
+int ae_config_bool(ae_config_t *cf, yaml_node_t *node, int *out);
+/* One of `choices` (NULL-terminated); *out is its index. */
+int ae_config_choice(ae_config_t *cf, yaml_node_t *node, const char *const *choices, int *out);
 
 /* The plain parsers behind them, for code that has no YAML node: return 0 or -1. */
 int ae_parse_size(const char *s, uint64_t *out);

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "server/config.h"
@@ -98,7 +99,7 @@ int ae_parse_duration_ms(const char *s, uint64_t *out)
     static const struct {
         const char *suffix;
         uint64_t ms;
-    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     uint64_t v;
     const char *end = parse_decimal(s, &v);
     if (end == NULL)
@@ -191,7 +192,7 @@ int ae_config_duration_ms(ae_config_t *cf, yaml_node_t *node, uint64_t *out)
     if (s == NULL)
         return -1;
     if (ae_parse_duration_ms(s, out) != 0)
-        return ae_config_error(cf, node, "'%s': bad duration '%s' (expected a whole number with ms, s, m or h, e.g. 500ms or 5s)", cf->key,
+        return ae_config_error(cf, node, "'%s': bad duration '%s' (expected a whole number with ms, s, m, h or d, e.g. 500ms or 5s)", cf->key,
                                s);
     return 0;
 }
@@ -204,5 +205,31 @@ int ae_config_listen_addr(ae_config_t *cf, yaml_node_t *node, ae_listen_addr_t *
     if (ae_parse_listen_addr(s, &out->addr, &out->addrlen) != 0)
         return ae_config_error(cf, node, "'%s': bad address '%s' (expected IPV4:PORT or [IPV6]:PORT, port 1-65535)", cf->key, s);
     out->text = strdup(s);
+    return 0;
+}
+
+int ae_config_choice(ae_config_t *cf, yaml_node_t *node, const char *const *choices, int *out)
+{
+    const char *s = ae_config_scalar(cf, node);
+    char expected[256] = "";
+    if (s == NULL)
+        return -1;
+    for (int i = 0; choices[i] != NULL; ++i) {
+        if (strcmp(s, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+        snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s", i != 0 ? ", " : "", choices[i]);
+    }
+    return ae_config_error(cf, node, "'%s': unknown value '%s' (expected one of: %s)", cf->key, s, expected);
+}
+
+int ae_config_bool(ae_config_t *cf, yaml_node_t *node, int *out)
+{
+    static const char *const choices[] = {"false", "true", "no", "yes", "off", "on", NULL};
+    int choice;
+    if (ae_config_choice(cf, node, choices, &choice) != 0)
+        return -1;
+    *out = choice % 2;
     return 0;
 }

@@ -29,16 +29,21 @@ static int host_is(const char *name, const char *host, size_t len)
     return strncmp(name, host, len) == 0 && name[len] == '\0';
 }
 
+int ae_site_has_host(const ae_site_t *site, const char *host, size_t len)
+{
+    if (site->host != NULL && host_is(site->host, host, len))
+        return 1;
+    for (size_t j = 0; j != site->aliases.size; ++j)
+        if (host_is(site->aliases.entries[j], host, len))
+            return 1;
+    return 0;
+}
+
 ae_site_t *ae_server_find_site(ae_server_t *srv, const char *host, size_t len)
 {
-    for (size_t i = 0; i != srv->sites.size; ++i) {
-        ae_site_t *site = srv->sites.entries[i];
-        if (site->host != NULL && host_is(site->host, host, len))
-            return site;
-        for (size_t j = 0; j != site->aliases.size; ++j)
-            if (host_is(site->aliases.entries[j], host, len))
-                return site;
-    }
+    for (size_t i = 0; i != srv->sites.size; ++i)
+        if (ae_site_has_host(srv->sites.entries[i], host, len))
+            return srv->sites.entries[i];
     return NULL;
 }
 

@@ -100,6 +100,8 @@ void ae_server_init(ae_server_t *srv);
 int ae_server_load_config(ae_server_t *srv, const char *path, char *err, size_t err_size);
 void ae_server_dispose(ae_server_t *srv);
 ae_site_t *ae_server_find_site(ae_server_t *srv, const char *host, size_t len);
+/* Is `host` (lower-case, no port) the site's host or one of its aliases? */
+int ae_site_has_host(const ae_site_t *site, const char *host, size_t len);
 
 /* Allocates a zeroed handler of `size` bytes (h2o_handler_t first) at the end of the site's list. */
 h2o_handler_t *ae_site_add_handler(ae_site_t *site, size_t size);

@@ -12,10 +12,10 @@ my $origin = start_origin();
 my $ae = start_anyedge(sites => [ { host => 'example.test', origin => $origin->{url} } ]);
 my %site = (port => $ae->{port}, host => 'example.test');
 
-# How each record is damaged: a function of the record's bytes (as a hex string). Byte 135 lies
+# How each record is damaged: a function of the record's bytes (as a hex string). Byte 155 lies
 # in a header value, which only the record's checksum protects.
 my %damage = (
-    '/dmg?kind=flipped-byte' => sub { my $hex = shift; substr($hex, 270, 2) = sprintf('%02x', hex(substr($hex, 270, 2)) ^ 0x40); $hex },
+    '/dmg?kind=flipped-byte' => sub { my $hex = shift; substr($hex, 310, 2) = sprintf("%02x", hex(substr($hex, 310, 2)) ^ 0x40); $hex },
     '/dmg?kind=old-version'  => sub { my $hex = shift; substr($hex, 8, 4) = '6300'; $hex },
     '/dmg?kind=truncated'    => sub { my $hex = shift; substr($hex, 0, 120) },
 );

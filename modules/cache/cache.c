@@ -1,13 +1,14 @@
 /*
- * The cache module: its keys (`cache.path`, `cache.size`), the store's life (opened before the
- * workers start, flushed and closed after they stop), the writer thread, one store reader per worker
- * and one cache handler per site.
+ * The cache module: its keys (`cache.path`, `cache.size`, and each site's `cache:` settings), the
+ * store's life (opened before the workers start, flushed and closed after they stop), the writer
+ * thread, each worker's store reader and fill receiver, and one cache handler per site.
  *
  * Hooks run on the main thread, except the thread hooks, which run on each worker.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "modules/cache/cache.h"
+#include "modules/cache/fill.h"
 #include "modules/cache/writer.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -44,6 +45,101 @@ static int set_size(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
     return 0;
 }
 
+/* ---- per-site settings ---- */
+
+static ae_cache_site_conf_t *site_conf(ae_site_t *site)
+{
+    ae_cache_site_conf_t **slot = (ae_cache_site_conf_t **)&site->conf[ae_cache_module.index];
+    if (*slot == NULL) {
+        *slot = calloc(1, sizeof(**slot));
+        (*slot)->policy = ae_policy_conf_default;
+    }
+    return *slot;
+}
+
+const ae_cache_site_conf_t *ae_cache_site_conf(ae_site_t *site)
+{
+    return site->conf[ae_cache_module.index];
+}
+
+static int set_seconds(ae_config_t *cf, yaml_node_t *value, int64_t *out)
+{
+    uint64_t ms;
+    if (ae_config_duration_ms(cf, value, &ms) != 0)
+        return -1;
+    *out = (int64_t)(ms / 1000);
+    return 0;
+}
+
+static int set_ignore_client_no_cache(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_bool(cf, value, &site_conf(site)->policy.ignore_client_no_cache);
+}
+
+static int set_surrogate_control(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_bool(cf, value, &site_conf(site)->policy.honour_surrogate_control);
+}
+
+static int set_set_cookie(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    static const char *const choices[] = {"pass", "strip", NULL};
+    int choice;
+    if (ae_config_choice(cf, value, choices, &choice) != 0)
+        return -1;
+    site_conf(site)->policy.strip_set_cookie = choice == 1;
+    return 0;
+}
+
+static int set_heuristic_percent(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    uint64_t percent;
+    if (ae_config_uint(cf, value, 0, 100, &percent) != 0)
+        return -1;
+    site_conf(site)->policy.heuristic_percent = (unsigned)percent;
+    return 0;
+}
+
+static int set_heuristic_max(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_seconds(cf, value, &site_conf(site)->policy.heuristic_max);
+}
+
+static int set_grace(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_seconds(cf, value, &site_conf(site)->grace);
+}
+
+static int set_negative_ttl(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    ae_policy_conf_t *policy = &site_conf(site)->policy;
+    if (ae_config_expect(cf, value, YAML_MAPPING_NODE) != 0)
+        return -1;
+    for (yaml_node_pair_t *pair = value->data.mapping.pairs.start; pair < value->data.mapping.pairs.top; ++pair) {
+        yaml_node_t *k = yaml_document_get_node(&cf->doc, pair->key), *v = yaml_document_get_node(&cf->doc, pair->value);
+        const char *status = ae_config_scalar(cf, k);
+        int64_t *slot = status == NULL                ? NULL
+                        : strcmp(status, "404") == 0  ? &policy->negative_ttl_404
+                        : strcmp(status, "410") == 0  ? &policy->negative_ttl_410
+                        : strcmp(status, "5xx") == 0  ? &policy->negative_ttl_5xx
+                                                      : NULL;
+        if (slot == NULL)
+            return ae_config_error(cf, k, "'%s': unknown status '%s' (expected 404, 410 or 5xx)", cf->key, status != NULL ? status : "");
+        if (set_seconds(cf, v, slot) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int on_config_done(ae_config_t *cf, ae_server_t *srv)
+{
+    for (size_t i = 0; i != srv->sites.size; ++i)
+        site_conf(srv->sites.entries[i]);
+    return 0;
+}
+
+/* ---- life ---- */
+
 static int on_init(ae_server_t *srv)
 {
     char err[512];
@@ -60,16 +156,19 @@ static int on_init(ae_server_t *srv)
 
 static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
 {
-    t->module_data[ae_cache_module.index] = calloc(1, sizeof(ae_store_reader_t));
+    ae_cache_thread_t *ct = calloc(1, sizeof(*ct));
+    t->module_data[ae_cache_module.index] = ct;
+    ae_fill_thread_init(t, &ct->fill_receiver);
 }
 
 static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
 {
-    ae_store_reader_t *reader = t->module_data[ae_cache_module.index];
+    ae_cache_thread_t *ct = t->module_data[ae_cache_module.index];
     if (t->busy != 0)
-        return; /* hits still hold transactions; the process is about to exit */
-    ae_store_reader_dispose(reader);
-    free(reader);
+        return; /* hits and fills are still under way; the process is about to exit */
+    ae_fill_thread_dispose(&ct->fill_receiver);
+    ae_store_reader_dispose(&ct->reader);
+    free(ct);
     t->module_data[ae_cache_module.index] = NULL;
 }
 
@@ -83,6 +182,8 @@ static void on_dispose(ae_server_t *srv)
 {
     free(conf.path);
     conf.path = NULL;
+    for (size_t i = 0; i != srv->sites.size; ++i)
+        free(srv->sites.entries[i]->conf[ae_cache_module.index]);
 }
 
 uint64_t ae_cache_max_object_size(void)
@@ -90,7 +191,7 @@ uint64_t ae_cache_max_object_size(void)
     return conf.size / 4;
 }
 
-ae_store_reader_t *ae_cache_reader(ae_thread_t *thread)
+ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread)
 {
     return thread->module_data[ae_cache_module.index];
 }
@@ -98,12 +199,20 @@ ae_store_reader_t *ae_cache_reader(ae_thread_t *thread)
 static const ae_directive_t directives[] = {
     {"cache.path", AE_SCOPE_GLOBAL, set_path},
     {"cache.size", AE_SCOPE_GLOBAL, set_size},
+    {"cache.ignore-client-no-cache", AE_SCOPE_SITE, set_ignore_client_no_cache},
+    {"cache.set-cookie", AE_SCOPE_SITE, set_set_cookie},
+    {"cache.surrogate-control", AE_SCOPE_SITE, set_surrogate_control},
+    {"cache.heuristic-percent", AE_SCOPE_SITE, set_heuristic_percent},
+    {"cache.heuristic-max", AE_SCOPE_SITE, set_heuristic_max},
+    {"cache.negative-ttl", AE_SCOPE_SITE, set_negative_ttl},
+    {"cache.grace", AE_SCOPE_SITE, set_grace},
     {NULL},
 };
 
 ae_module_t ae_cache_module = {
     .name = "cache",
     .directives = directives,
+    .on_config_done = on_config_done,
     .on_init = on_init,
     .on_thread_init = on_thread_init,
     .on_thread_dispose = on_thread_dispose,

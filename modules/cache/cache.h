@@ -1,16 +1,35 @@
 /*
- * The cache module's shared pieces: its settings and the per-thread store reader.
+ * The cache module's shared pieces: a site's cache settings, and each worker thread's store reader
+ * and fill receiver.
  */
 #ifndef ANYEDGE_CACHE_H
 #define ANYEDGE_CACHE_H
 
+#include "modules/cache/policy.h"
 #include "modules/cache/store.h"
 #include "server/server.h"
 
-ae_store_reader_t *ae_cache_reader(ae_thread_t *thread);
+/* The `cache:` mapping of a site. */
+typedef struct ae_cache_site_conf {
+    ae_policy_conf_t policy;
+    int64_t grace; /* seconds a stale copy may be served when the origin fails */
+} ae_cache_site_conf_t;
+
+typedef struct ae_cache_thread {
+    ae_store_reader_t reader;
+    h2o_multithread_receiver_t fill_receiver;
+} ae_cache_thread_t;
+
+const ae_cache_site_conf_t *ae_cache_site_conf(ae_site_t *site);
+ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread);
 /* Larger bodies are passed through uncached: storing one would evict most of the store. */
 uint64_t ae_cache_max_object_size(void);
 /* handler.c: adds the cache's handler to a site */
 void ae_cache_attach_handler(ae_site_t *site);
+/* handler.c: answers with the stored response for `key` when the origin failed and stale-if-error
+ * or the site's grace allow it (origin_status 0: no response at all). Returns 0 if it answered. */
+int ae_cache_serve_stale_on_error(h2o_req_t *req, ae_site_t *site, h2o_iovec_t key, int origin_status);
+/* handler.c: sets X-Cache and Cache-Status (the latter from a printf format) */
+void ae_cache_set_status(h2o_req_t *req, const char *x_cache, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,37 +1,33 @@
 /*
- * The cache's request handler, one per site: looks the request up in the store and answers a fresh
- * hit straight from the LMDB map (headers and body point into the map; the read transaction is held
- * only while h2o sends one chunk), or relays a miss to the origin with an observer that decides
- * whether the response is stored and hands it to the writer once it arrived whole. Requests that may
- * not use the cache are marked PASS and left to the next handler.
+ * The cache's request handler, one per site: decides what the request may do with the stored
+ * response (RFC 9111 via policy.c) and answers a usable one straight from the LMDB map (headers and
+ * body point into the map; the read transaction is held only while h2o sends one chunk), as a
+ * 200, a 304 to a matching conditional request, or a 206/416 to a Range request. Anything else goes
+ * to the origin through the key's fill (fill.c). Requests that may not use the cache are marked
+ * PASS and left to the next handler.
  *
- * Every response says what the cache did: X-Cache (HIT, MISS, PASS) and Cache-Status (RFC 9211),
- * plus Age on hits.
+ * Every response says what the cache did: X-Cache (HIT, MISS, PASS, ...) and Cache-Status
+ * (RFC 9211), plus Age on responses from the store.
  *
  * Worker threads only.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "modules/cache/cache.h"
-#include "modules/cache/policy.h"
+#include "modules/cache/fill.h"
+#include "modules/cache/record.h"
 #include "modules/cache/writer.h"
 #include "modules/origin/origin.h"
-#include "server/log.h"
 
 typedef struct {
     h2o_handler_t super;
     ae_site_t *site;
 } cache_handler_t;
 
-static void set_header(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t value_len)
-{
-    h2o_set_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, value, value_len, 1);
-}
-
-static void set_cache_headers(h2o_req_t *req, const char *x_cache, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_cache_headers(h2o_req_t *req, const char *x_cache, const char *fmt, ...)
+void ae_cache_set_status(h2o_req_t *req, const char *x_cache, const char *fmt, ...)
 {
     char buf[256];
     va_list args;
@@ -39,11 +35,11 @@ static void set_cache_headers(h2o_req_t *req, const char *x_cache, const char *f
     int len = vsnprintf(buf, sizeof(buf), fmt, args);
     va_end(args);
     h2o_iovec_t status = h2o_strdup(&req->pool, buf, len < (int)sizeof(buf) ? (size_t)len : sizeof(buf) - 1);
-    set_header(req, H2O_STRLIT("x-cache"), x_cache, strlen(x_cache));
-    set_header(req, H2O_STRLIT("cache-status"), status.base, status.len);
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, x_cache, strlen(x_cache), 1);
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, status.base, status.len, 1);
 }
 
-/* ---- hits ---- */
+/* ---- serving from the store ---- */
 
 typedef struct {
     h2o_generator_t super;
@@ -51,7 +47,7 @@ typedef struct {
     ae_store_reader_t *reader;
     MDB_txn *txn;
     uint64_t body_id;
-    uint32_t next_chunk, chunk_count;
+    uint64_t next, end; /* the byte range still to send: [next, end) */
 } hit_t;
 
 static void on_hit_disposed(void *_hit)
@@ -61,10 +57,19 @@ static void on_hit_disposed(void *_hit)
         ae_store_read_end(hit->reader, hit->txn);
 }
 
-static void send_chunk(hit_t *hit, h2o_iovec_t chunk)
+/* Sends the part of the range that lies in the chunk holding hit->next. */
+static void send_from_chunk(hit_t *hit, h2o_iovec_t chunk)
 {
-    ++hit->next_chunk;
-    h2o_send(hit->req, &chunk, 1, hit->next_chunk == hit->chunk_count ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    uint64_t chunk_start = hit->next / AE_BODY_CHUNK_SIZE * AE_BODY_CHUNK_SIZE;
+    uint64_t chunk_end = chunk_start + chunk.len < hit->end ? chunk_start + chunk.len : hit->end;
+    h2o_iovec_t slice = h2o_iovec_init(chunk.base + (hit->next - chunk_start), chunk_end - hit->next);
+    hit->next = chunk_end;
+    h2o_send(hit->req, &slice, 1, hit->next == hit->end ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static int get_chunk(hit_t *hit, h2o_iovec_t *chunk)
+{
+    return ae_store_get_chunk(hit->txn, hit->body_id, (uint32_t)(hit->next / AE_BODY_CHUNK_SIZE), chunk);
 }
 
 /* h2o sent the previous chunk: take a fresh snapshot for the next one, so no reader waits on a client. */
@@ -74,12 +79,22 @@ static void on_hit_proceed(h2o_generator_t *generator, h2o_req_t *req)
     h2o_iovec_t chunk;
 
     ae_store_read_end(hit->reader, hit->txn);
-    if ((hit->txn = ae_store_read_begin(hit->reader)) == NULL || ae_store_get_chunk(hit->txn, hit->body_id, hit->next_chunk, &chunk) != 0) {
+    if ((hit->txn = ae_store_read_begin(hit->reader)) == NULL || get_chunk(hit, &chunk) != 0 || chunk.len == 0) {
         /* the object was replaced or evicted mid-response: end it short rather than mix bodies */
         h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    send_chunk(hit, chunk);
+    send_from_chunk(hit, chunk);
+}
+
+/* The value of a stored header, or an empty iovec. */
+static h2o_iovec_t stored_header(h2o_iovec_t block, const char *name, size_t name_len)
+{
+    h2o_iovec_t n, v;
+    while (ae_record_next_header(&block, &n, &v) == 0)
+        if (h2o_memis(n.base, n.len, name, name_len))
+            return v;
+    return h2o_iovec_init(NULL, 0);
 }
 
 static void add_stored_headers(h2o_req_t *req, h2o_iovec_t block)
@@ -89,153 +104,241 @@ static void add_stored_headers(h2o_req_t *req, h2o_iovec_t block)
         h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
 }
 
-/* Answers from the record; takes over the read transaction. Returns -1 (txn untouched) if the body is gone. */
-static int serve_hit(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn, const ae_record_t *rec, int64_t now)
+static void add_header_printf(h2o_req_t *req, const h2o_token_t *token, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add_header_printf(h2o_req_t *req, const h2o_token_t *token, const char *fmt, ...)
 {
-    h2o_iovec_t first_chunk = {NULL, 0};
-    char age[32];
+    char buf[128];
+    va_list args;
+    va_start(args, fmt);
+    int len = vsnprintf(buf, sizeof(buf), fmt, args);
+    va_end(args);
+    h2o_iovec_t value = h2o_strdup(&req->pool, buf, (size_t)len);
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value.base, value.len);
+}
 
-    if (rec->body_id != 0 && ae_store_get_chunk(txn, rec->body_id, 0, &first_chunk) != 0)
-        return -1;
+/* The status to answer with and the byte range [*first, *end) to send, from conditionals and Range. */
+static int choose_answer(h2o_req_t *req, const ae_record_t *rec, uint64_t *first, uint64_t *end)
+{
+    int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    h2o_iovec_t etag = stored_header(rec->headers, H2O_STRLIT("etag")),
+                last_modified = stored_header(rec->headers, H2O_STRLIT("last-modified"));
+    ssize_t range = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1), if_range;
+    uint64_t last;
+
+    *first = 0;
+    *end = is_get ? rec->body_size : 0;
+    if (rec->status != 200)
+        return rec->status;
+    if (ae_cache_not_modified(&req->headers, etag, last_modified)) {
+        *end = 0;
+        return 304;
+    }
+    if (!is_get || range == -1)
+        return 200;
+    if ((if_range = h2o_find_header(&req->headers, H2O_TOKEN_IF_RANGE, -1)) != -1 &&
+        !ae_cache_if_range_matches(req->headers.entries[if_range].value, etag, last_modified))
+        return 200;
+    switch (ae_cache_parse_range(req->headers.entries[range].value, rec->body_size, first, &last)) {
+    case AE_RANGE_OK:
+        *end = last + 1;
+        return 206;
+    case AE_RANGE_UNSATISFIABLE:
+        *first = *end = 0;
+        return 416;
+    default:
+        return 200;
+    }
+}
+
+/* How a response from the store is labelled: X-Cache, then Cache-Status as `prefix`, the ttl when
+ * `with_ttl`, and the detail (may be NULL). */
+typedef struct {
+    const char *x_cache, *prefix;
+    int with_ttl;
+    const char *detail;
+} stored_label_t;
+
+static const stored_label_t label_hit = {"HIT", "anyedge; hit", 1, NULL};
+static const stored_label_t label_stale_while_revalidate = {"STALE", "anyedge; hit", 1, "stale-while-revalidate"};
+
+/* Answers from the record; takes over the read transaction. Returns -1 (txn untouched) if the body is gone. */
+static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn, const ae_record_t *rec, int64_t now,
+                        const stored_label_t *label)
+{
+    h2o_iovec_t chunk = {NULL, 0};
+    uint64_t first, end;
+    int status = choose_answer(req, rec, &first, &end);
 
     hit_t *hit = h2o_mem_alloc_shared(&req->pool, sizeof(*hit), on_hit_disposed);
-    *hit = (hit_t){.super = {.proceed = on_hit_proceed}, .req = req, .reader = reader, .txn = txn, .body_id = rec->body_id,
-                   .chunk_count = rec->chunk_count};
+    *hit = (hit_t){.super = {.proceed = on_hit_proceed}, .req = req, .reader = reader, .body_id = rec->body_id, .next = first, .end = end};
+    if (rec->body_id != 0 && first != end) {
+        hit->txn = txn;
+        if (get_chunk(hit, &chunk) != 0) {
+            hit->txn = NULL;
+            return -1;
+        }
+    }
+    hit->txn = txn;
 
-    req->res.status = rec->status;
-    req->res.reason = h2o_strdup(&req->pool, rec->reason.base, rec->reason.len).base;
-    req->res.content_length = rec->body_size;
+    req->res.status = status;
+    req->res.reason = status == rec->status ? h2o_strdup(&req->pool, rec->reason.base, rec->reason.len).base
+                      : status == 304       ? "Not Modified"
+                      : status == 206       ? "Partial Content"
+                                            : "Range Not Satisfiable";
+    req->res.content_length = status == 304 ? SIZE_MAX : status == 416 ? 0 : end - first;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        req->res.content_length = rec->body_size;
     add_stored_headers(req, rec->headers);
-    int64_t current_age = now - rec->stored_at + rec->initial_age;
-    h2o_iovec_t age_value = h2o_strdup(&req->pool, age, snprintf(age, sizeof(age), "%" PRId64, current_age > 0 ? current_age : 0));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age_value.base, age_value.len);
-    set_cache_headers(req, "HIT", "anyedge; hit; ttl=%" PRId64, rec->expires_at - now);
+    if (status == 206)
+        add_header_printf(req, H2O_TOKEN_CONTENT_RANGE, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, end - 1, rec->body_size);
+    else if (status == 416)
+        add_header_printf(req, H2O_TOKEN_CONTENT_RANGE, "bytes */%" PRIu64, rec->body_size);
+    int64_t age = ae_cache_current_age(&rec->freshness, now);
+    add_header_printf(req, H2O_TOKEN_AGE, "%" PRId64, age > 0 ? age : 0);
+    char ttl[48] = "";
+    if (label->with_ttl)
+        snprintf(ttl, sizeof(ttl), "; ttl=%" PRId64, rec->freshness.lifetime - age);
+    ae_cache_set_status(req, label->x_cache, "%s%s%s%s", label->prefix, ttl, label->detail != NULL ? "; detail=" : "",
+                        label->detail != NULL ? label->detail : "");
 
     h2o_start_response(req, &hit->super);
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+    if (first == end)
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else if (rec->body_id == 0)
-        h2o_send(req, (h2o_iovec_t *)&rec->inline_body, rec->inline_body.len != 0 ? 1 : 0, H2O_SEND_STATE_FINAL);
+        h2o_send(req, &(h2o_iovec_t){rec->inline_body.base + first, end - first}, 1, H2O_SEND_STATE_FINAL);
     else
-        send_chunk(hit, first_chunk);
+        send_from_chunk(hit, chunk);
     return 0;
 }
 
-/* ---- misses ---- */
+/* ---- invalidation (RFC 9111 4.4) ---- */
 
-typedef struct {
-    h2o_iovec_t key; /* malloc'd */
-    const char *fwd;
-    int is_head;
-    ae_store_decision_t decision;
-} miss_t;
-
-static int on_miss_head(void *data, h2o_req_t *req, ae_fetch_t *fetch)
+static h2o_iovec_t key_of(h2o_mem_pool_t *pool, ae_site_t *site, h2o_iovec_t path)
 {
-    miss_t *miss = data;
-    if (miss->is_head) {
-        miss->decision = (ae_store_decision_t){.reason = "head"};
-    } else {
-        miss->decision = ae_cache_decide_store(fetch->status, &fetch->headers, req->processed_at.at.tv_sec);
-        if (miss->decision.store && fetch->body->expected != SIZE_MAX && fetch->body->expected > ae_cache_max_object_size())
-            miss->decision = (ae_store_decision_t){.reason = "too-big"};
+    return h2o_concat(pool, h2o_iovec_init(site->host, strlen(site->host)), path);
+}
+
+/* The path of a Location or Content-Location value when it points into this site, else {NULL}. */
+static h2o_iovec_t same_site_path(ae_site_t *site, h2o_iovec_t value)
+{
+    h2o_url_t url;
+    char host[256];
+    if (value.len != 0 && value.base[0] == '/' && (value.len == 1 || value.base[1] != '/'))
+        return value;
+    if (h2o_url_parse(value.base, value.len, &url) != 0 || url.host.len >= sizeof(host))
+        return h2o_iovec_init(NULL, 0);
+    for (size_t i = 0; i != url.host.len; ++i)
+        host[i] = (char)tolower((unsigned char)url.host.base[i]);
+    return ae_site_has_host(site, host, url.host.len) ? url.path : h2o_iovec_init(NULL, 0);
+}
+
+/* A non-error response to an unsafe method: the target and the same-site URIs it names are stale now. */
+static void on_unsafe_response(void *_site, h2o_req_t *req, int status, const h2o_headers_t *headers)
+{
+    ae_site_t *site = _site;
+    static const h2o_token_t *const names[] = {H2O_TOKEN_LOCATION, H2O_TOKEN_CONTENT_LOCATION};
+
+    if (status < 200 || status >= 400)
+        return;
+    ae_writer_submit_delete(key_of(&req->pool, site, req->path));
+    for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i) {
+        ssize_t at = h2o_find_header(headers, names[i], -1);
+        h2o_iovec_t path = at != -1 ? same_site_path(site, headers->entries[at].value) : h2o_iovec_init(NULL, 0);
+        if (path.base != NULL)
+            ae_writer_submit_delete(key_of(&req->pool, site, path));
     }
-    if (miss->decision.store)
-        set_cache_headers(req, "MISS", "anyedge; fwd=%s; fwd-status=%d; stored", miss->fwd, fetch->status);
-    else
-        set_cache_headers(req, "MISS", "anyedge; fwd=%s; fwd-status=%d; detail=%s", miss->fwd, fetch->status, miss->decision.reason);
-    return miss->decision.store;
 }
 
-static int is_stored_header(const h2o_header_t *header, const h2o_headers_t *all)
-{
-    return !ae_origin_is_unforwarded_response_header(header, all) && header->name != &H2O_TOKEN_AGE->buf;
-}
+/* ---- stale copies when the origin fails ---- */
 
-static ae_write_job_t *make_job(miss_t *miss, ae_fetch_t *fetch)
+int ae_cache_serve_stale_on_error(h2o_req_t *req, ae_site_t *site, h2o_iovec_t key, int origin_status)
 {
-    size_t reason_len = strlen(fetch->reason), headers_len = 0;
-    for (size_t i = 0; i != fetch->headers.size; ++i)
-        if (is_stored_header(&fetch->headers.entries[i], &fetch->headers))
-            headers_len += ae_record_header_size(fetch->headers.entries[i].name->len, fetch->headers.entries[i].value.len);
+    const ae_cache_site_conf_t *conf = ae_cache_site_conf(site);
+    ae_store_reader_t *reader = &ae_cache_thread(ae_thread_of(req->conn->ctx))->reader;
+    int64_t now = req->processed_at.at.tv_sec;
+    ae_request_directives_t directives;
+    ae_record_t rec;
+    char prefix[64];
 
-    ae_write_job_t *job = calloc(1, sizeof(*job));
-    char *p = job->owned = malloc(miss->key.len + reason_len + headers_len + 1);
-    job->obj.key = h2o_iovec_init(memcpy(p, miss->key.base, miss->key.len), miss->key.len);
-    job->obj.rec.reason = h2o_iovec_init(memcpy(p + miss->key.len, fetch->reason, reason_len), reason_len);
-    uint8_t *dst = (uint8_t *)p + miss->key.len + reason_len;
-    job->obj.rec.headers = h2o_iovec_init(dst, headers_len);
-    for (size_t i = 0; i != fetch->headers.size; ++i) {
-        const h2o_header_t *header = &fetch->headers.entries[i];
-        if (is_stored_header(header, &fetch->headers))
-            dst = ae_record_put_header(dst, *header->name, header->value);
+    MDB_txn *txn = ae_store_read_begin(reader);
+    if (txn == NULL)
+        return -1;
+    ae_cache_request_directives(&conf->policy, &req->headers, &directives);
+    if (ae_store_get(txn, key, &rec) == 0 && ae_cache_stale_on_error(&directives, &rec.freshness, conf->grace, now)) {
+        if (origin_status != 0)
+            snprintf(prefix, sizeof(prefix), "anyedge; fwd=stale; fwd-status=%d", origin_status);
+        else
+            snprintf(prefix, sizeof(prefix), "anyedge; fwd=stale");
+        if (serve_stored(req, reader, txn, &rec, now, &(stored_label_t){"STALE", prefix, 0, "stale-if-error"}) == 0)
+            return 0;
     }
-
-    int64_t now = time(NULL);
-    job->obj.rec.status = fetch->status;
-    job->obj.rec.stored_at = now;
-    job->obj.rec.expires_at = now + miss->decision.ttl;
-    job->obj.rec.initial_age = miss->decision.initial_age;
-    ae_body_addref(fetch->body);
-    job->obj.body = fetch->body;
-    return job;
-}
-
-static void on_miss_end(void *data, ae_fetch_t *fetch, int complete)
-{
-    miss_t *miss = data;
-    if (fetch != NULL && complete && miss->decision.store && fetch->body->size <= ae_cache_max_object_size() &&
-        ae_writer_submit(make_job(miss, fetch)) != 0)
-        ae_log_warn("cache writer queue full: %.*s stays uncached", (int)miss->key.len, miss->key.base);
-    free(miss->key.base);
-    free(miss);
-}
-
-static const ae_relay_observer_t miss_observer = {on_miss_head, on_miss_end};
-
-static void relay_miss(h2o_req_t *req, ae_site_t *site, h2o_iovec_t key, const char *fwd)
-{
-    miss_t *miss = calloc(1, sizeof(*miss));
-    miss->key = h2o_strdup(NULL, key.base, key.len);
-    miss->fwd = fwd;
-    miss->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    set_cache_headers(req, "MISS", "anyedge; fwd=%s", fwd);
-    ae_origin_relay(req, site, miss->is_head ? AE_REQUEST_AS_IS : AE_REQUEST_FULL_OBJECT, &miss_observer, miss);
+    ae_store_read_end(reader, txn);
+    return -1;
 }
 
 /* ---- the handler ---- */
 
+static void send_only_if_cached_miss(h2o_req_t *req)
+{
+    ae_cache_set_status(req, "MISS", "anyedge; detail=only-if-cached");
+    h2o_send_error_generic(req, 504, "Gateway Timeout", "anyedge: not in the cache (only-if-cached)\n", H2O_SEND_ERROR_KEEP_HEADERS);
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     cache_handler_t *self = (cache_handler_t *)_self;
-    ae_store_reader_t *reader = ae_cache_reader(ae_thread_of(req->conn->ctx));
+    const ae_cache_site_conf_t *conf = ae_cache_site_conf(self->site);
+    ae_store_reader_t *reader = &ae_cache_thread(ae_thread_of(req->conn->ctx))->reader;
     const char *fwd = "uri-miss";
+    ae_request_directives_t directives;
     ae_record_t rec;
+    const ae_record_t *stored = NULL;
 
+    h2o_iovec_t key = key_of(&req->pool, self->site, req->path);
     switch (ae_cache_classify_request(req->method, &req->headers)) {
     case AE_REQUEST_PASS_METHOD:
-        set_cache_headers(req, "PASS", "anyedge; fwd=method");
-        return -1;
+        ae_cache_set_status(req, "PASS", "anyedge; fwd=method");
+        if (!ae_cache_method_invalidates(req->method))
+            return -1;
+        ae_origin_relay(req, self->site, on_unsafe_response, self->site);
+        return 0;
     case AE_REQUEST_PASS_AUTHORIZED:
-        set_cache_headers(req, "PASS", "anyedge; fwd=request; detail=authorization");
-        return -1;
+        ae_fill_serve(req, &(ae_fill_request_t){self->site, key, AE_FILL_PRIVATE, "request", NULL});
+        return 0;
     case AE_REQUEST_LOOKUP:
         break;
     }
 
-    h2o_iovec_t key = h2o_concat(&req->pool, h2o_iovec_init(self->site->host, strlen(self->site->host)), req->path);
+    ae_cache_request_directives(&conf->policy, &req->headers, &directives);
     MDB_txn *txn = ae_store_read_begin(reader);
-    if (txn != NULL) {
-        if (ae_store_get(txn, key, &rec) == 0) {
-            int64_t now = req->processed_at.at.tv_sec;
-            if (now >= rec.expires_at)
-                fwd = "stale";
-            else if (serve_hit(req, reader, txn, &rec, now) == 0)
+    if (txn != NULL && ae_store_get(txn, key, &rec) == 0 && !ae_writer_delete_pending(key)) {
+        int64_t now = req->processed_at.at.tv_sec;
+        ae_fill_request_t refresh = {self->site, key, AE_FILL_SHARED, "stale", &rec};
+        switch (ae_cache_select(&directives, &rec.freshness, now)) {
+        case AE_USE_FRESH:
+        case AE_USE_STALE_ALLOWED:
+            if (serve_stored(req, reader, txn, &rec, now, &label_hit) == 0)
                 return 0;
+            break;
+        case AE_USE_STALE_WHILE_REVALIDATE:
+            ae_fill_refresh(req, &refresh); /* first: serving may end the request, and rec with it */
+            if (serve_stored(req, reader, txn, &rec, now, &label_stale_while_revalidate) == 0)
+                return 0;
+            stored = &rec;
+            fwd = "stale";
+            break;
+        case AE_USE_REVALIDATE:
+            stored = &rec;
+            fwd = ae_cache_current_age(&rec.freshness, now) >= rec.freshness.lifetime ? "stale" : "request";
+            break;
         }
-        ae_store_read_end(reader, txn);
     }
-    relay_miss(req, self->site, key, fwd);
+    if (directives.cc.only_if_cached)
+        send_only_if_cached_miss(req);
+    else
+        ae_fill_serve(req, &(ae_fill_request_t){self->site, key, AE_FILL_SHARED, fwd, stored});
+    if (txn != NULL)
+        ae_store_read_end(reader, txn);
     return 0;
 }
 

@@ -1,9 +1,10 @@
 /*
  * Encoding and strict decoding of stored responses (see record.h). Layout, little-endian:
  *
- *   u32 magic "AEOR" | u16 version | u16 status | i64 stored_at | i64 expires_at | i64 initial_age
- *   u64 body_size | u64 body_id | u32 chunk_count | u32 key_len | u32 reason_len | u32 headers_len
- *   u32 inline_len | u64 checksum (FNV-1a over the fixed part with checksum 0, key, reason, headers)
+ *   u32 magic "AEOR" | u16 version | u16 status | i64 response_time | i64 initial_age | i64 lifetime
+ *   i64 stale_while_revalidate | i64 stale_if_error | u32 flags | u32 chunk_count | u64 body_size
+ *   u64 body_id | u32 key_len | u32 reason_len | u32 headers_len | u32 inline_len
+ *   u64 checksum (FNV-1a over the fixed part with checksum 0, key, reason, headers)
  *   key | reason | headers | inline body
  *
  * Pure functions; any thread.
@@ -12,8 +13,11 @@
 #include "modules/cache/record.h"
 
 #define MAGIC 0x524f4541u /* "AEOR" */
-#define FIXED_SIZE 76
-#define CHECKSUM_OFFSET 68
+#define FIXED_SIZE 96
+#define CHECKSUM_OFFSET 88
+#define FLAG_MUST_REVALIDATE 1u
+#define FLAG_NO_CACHE 2u
+#define FLAG_HEURISTIC 4u
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -89,17 +93,21 @@ void ae_record_encode(const ae_record_t *rec, uint8_t *buf)
 
     put_u32(buf, MAGIC);
     put_u16(buf + 4, AE_RECORD_VERSION);
+    const ae_freshness_t *f = &rec->freshness;
     put_u16(buf + 6, (uint16_t)rec->status);
-    put_u64(buf + 8, (uint64_t)rec->stored_at);
-    put_u64(buf + 16, (uint64_t)rec->expires_at);
-    put_u64(buf + 24, (uint64_t)rec->initial_age);
-    put_u64(buf + 32, rec->body_size);
-    put_u64(buf + 40, rec->body_id);
-    put_u32(buf + 48, rec->chunk_count);
-    put_u32(buf + 52, (uint32_t)rec->key.len);
-    put_u32(buf + 56, (uint32_t)rec->reason.len);
-    put_u32(buf + 60, (uint32_t)rec->headers.len);
-    put_u32(buf + 64, (uint32_t)rec->inline_body.len);
+    put_u64(buf + 8, (uint64_t)f->response_time);
+    put_u64(buf + 16, (uint64_t)f->initial_age);
+    put_u64(buf + 24, (uint64_t)f->lifetime);
+    put_u64(buf + 32, (uint64_t)f->stale_while_revalidate);
+    put_u64(buf + 40, (uint64_t)f->stale_if_error);
+    put_u32(buf + 48, (f->must_revalidate ? FLAG_MUST_REVALIDATE : 0) | (f->no_cache ? FLAG_NO_CACHE : 0) | (f->heuristic ? FLAG_HEURISTIC : 0));
+    put_u32(buf + 52, rec->chunk_count);
+    put_u64(buf + 56, rec->body_size);
+    put_u64(buf + 64, rec->body_id);
+    put_u32(buf + 72, (uint32_t)rec->key.len);
+    put_u32(buf + 76, (uint32_t)rec->reason.len);
+    put_u32(buf + 80, (uint32_t)rec->headers.len);
+    put_u32(buf + 84, (uint32_t)rec->inline_body.len);
     p = append(p, rec->key);
     p = append(p, rec->reason);
     p = append(p, rec->headers);
@@ -126,28 +134,35 @@ int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec)
     if (len < FIXED_SIZE || get_u32(bytes) != MAGIC || get_u16(bytes + 4) != AE_RECORD_VERSION)
         return -1;
 
-    uint64_t key_len = get_u32(bytes + 52), reason_len = get_u32(bytes + 56), headers_len = get_u32(bytes + 60),
-             inline_len = get_u32(bytes + 64);
+    uint64_t key_len = get_u32(bytes + 72), reason_len = get_u32(bytes + 76), headers_len = get_u32(bytes + 80),
+             inline_len = get_u32(bytes + 84);
     if (FIXED_SIZE + key_len + reason_len + headers_len + inline_len != len)
         return -1;
     size_t covered = FIXED_SIZE + key_len + reason_len + headers_len;
     if (checksum(bytes, covered) != get_u64(bytes + CHECKSUM_OFFSET))
         return -1;
 
+    uint32_t flags = get_u32(bytes + 48);
     rec->status = get_u16(bytes + 6);
-    rec->stored_at = (int64_t)get_u64(bytes + 8);
-    rec->expires_at = (int64_t)get_u64(bytes + 16);
-    rec->initial_age = (int64_t)get_u64(bytes + 24);
-    rec->body_size = get_u64(bytes + 32);
-    rec->body_id = get_u64(bytes + 40);
-    rec->chunk_count = get_u32(bytes + 48);
+    rec->freshness = (ae_freshness_t){.response_time = (int64_t)get_u64(bytes + 8),
+                                      .initial_age = (int64_t)get_u64(bytes + 16),
+                                      .lifetime = (int64_t)get_u64(bytes + 24),
+                                      .stale_while_revalidate = (int64_t)get_u64(bytes + 32),
+                                      .stale_if_error = (int64_t)get_u64(bytes + 40),
+                                      .must_revalidate = (flags & FLAG_MUST_REVALIDATE) != 0,
+                                      .no_cache = (flags & FLAG_NO_CACHE) != 0,
+                                      .heuristic = (flags & FLAG_HEURISTIC) != 0};
+    rec->chunk_count = get_u32(bytes + 52);
+    rec->body_size = get_u64(bytes + 56);
+    rec->body_id = get_u64(bytes + 64);
     const char *p = (const char *)bytes + FIXED_SIZE;
     rec->key = h2o_iovec_init(p, key_len);
     rec->reason = h2o_iovec_init(p + key_len, reason_len);
     rec->headers = h2o_iovec_init(p + key_len + reason_len, headers_len);
     rec->inline_body = h2o_iovec_init(p + covered - FIXED_SIZE, inline_len);
 
-    if (rec->status < 100 || rec->status > 999 || !headers_are_valid(rec->headers))
+    if (rec->status < 100 || rec->status > 999 || (flags & ~(FLAG_MUST_REVALIDATE | FLAG_NO_CACHE | FLAG_HEURISTIC)) != 0 ||
+        !headers_are_valid(rec->headers))
         return -1;
     if (rec->body_id == 0 ? (rec->chunk_count != 0 || rec->body_size != inline_len) : (inline_len != 0 || rec->chunk_count == 0))
         return -1;

@@ -13,15 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <h2o.h>
+#include "modules/cache/policy.h"
 
-#define AE_RECORD_VERSION 1
+#define AE_RECORD_VERSION 2
 #define AE_RECORD_INLINE_MAX (64 * 1024) /* bodies up to this size live in the object record */
 
 typedef struct ae_record {
     int status;
-    int64_t stored_at;   /* unix time the response was received */
-    int64_t expires_at;  /* unix time it stops being fresh */
-    int64_t initial_age; /* Age reported by the origin */
+    ae_freshness_t freshness;
     uint64_t body_size;
     uint64_t body_id;     /* chunk key prefix; 0 when the body is inline */
     uint32_t chunk_count; /* number of chunk records */

@@ -139,6 +139,24 @@ int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec
     return 0;
 }
 
+ae_body_t *ae_store_load_body(MDB_txn *txn, const ae_record_t *rec)
+{
+    ae_body_t *body = ae_body_new(rec->body_size);
+    if (rec->body_id == 0) {
+        ae_body_append(body, rec->inline_body.base, rec->inline_body.len);
+        return body;
+    }
+    for (uint32_t i = 0; i != rec->chunk_count; ++i) {
+        h2o_iovec_t chunk;
+        if (ae_store_get_chunk(txn, rec->body_id, i, &chunk) != 0) {
+            ae_body_release(body);
+            return NULL;
+        }
+        ae_body_append(body, chunk.base, chunk.len);
+    }
+    return body;
+}
+
 MDB_txn *ae_store_write_begin(void)
 {
     MDB_txn *txn;
@@ -186,21 +204,57 @@ static int next_body_id(MDB_txn *txn, uint64_t *id)
     return mdb_put(txn, meta_db, &k, &v, 0);
 }
 
+/* Stores the body as records of exactly AE_BODY_CHUNK_SIZE bytes (the last one shorter), so that
+ * a byte offset maps to a chunk by division, whatever sizes it arrived in. */
 static int put_chunks(MDB_txn *txn, ae_store_object_t *obj)
 {
     ae_body_t *body = obj->body;
+    ae_body_cursor_t cursor = {NULL};
+    h2o_iovec_t piece = {NULL, 0};
     int rc;
+
     if ((rc = next_body_id(txn, &obj->rec.body_id)) != 0)
         return rc;
-    obj->rec.chunk_count = (uint32_t)body->chunks.size;
+    obj->rec.chunk_count = (uint32_t)((body->size + AE_BODY_CHUNK_SIZE - 1) / AE_BODY_CHUNK_SIZE);
     for (uint32_t i = 0; i != obj->rec.chunk_count; ++i) {
         uint8_t chunk_key[12];
-        MDB_val k = {sizeof(chunk_key), chunk_key}, v = {body->chunks.entries[i].len, body->chunks.entries[i].base};
+        size_t len = i + 1 < obj->rec.chunk_count ? AE_BODY_CHUNK_SIZE : body->size - (size_t)i * AE_BODY_CHUNK_SIZE;
+        MDB_val k = {sizeof(chunk_key), chunk_key}, v = {len, NULL};
         ae_record_chunk_key(obj->rec.body_id, i, chunk_key);
-        if ((rc = mdb_put(txn, chunks_db, &k, &v, MDB_APPEND)) != 0)
+        if ((rc = mdb_put(txn, chunks_db, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
             return rc;
+        for (size_t filled = 0; filled != len;) {
+            if (piece.len == 0 && ae_body_read(body, &cursor, &piece, 1) == 0)
+                return MDB_CORRUPTED; /* shorter than its size says: cannot happen for a complete body */
+            size_t n = piece.len < len - filled ? piece.len : len - filled;
+            memcpy((char *)v.mv_data + filled, piece.base, n);
+            filled += n;
+            piece.base += n;
+            piece.len -= n;
+        }
     }
     return 0;
+}
+
+/* Points the record at a body small enough to live in it; one that arrived in several pieces is
+ * gathered into *gathered first. */
+static void set_inline_body(ae_store_object_t *obj, char **gathered)
+{
+    ae_body_t *body = obj->body;
+    ae_body_cursor_t cursor = {NULL};
+    h2o_iovec_t piece;
+
+    if (body->size == 0)
+        return;
+    if (body->first->len == body->size) {
+        obj->rec.inline_body = h2o_iovec_init(body->first->data, body->size);
+        return;
+    }
+    obj->rec.inline_body.base = *gathered = malloc(body->size);
+    while (ae_body_read(body, &cursor, &piece, 1) != 0) {
+        memcpy(*gathered + obj->rec.inline_body.len, piece.base, piece.len);
+        obj->rec.inline_body.len += piece.len;
+    }
 }
 
 int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
@@ -216,20 +270,27 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
 
     obj->rec.key = obj->key;
     obj->rec.body_size = body->size;
-    if (body->size <= AE_RECORD_INLINE_MAX && body->chunks.size <= 1) {
-        obj->rec.body_id = 0;
-        obj->rec.chunk_count = 0;
-        obj->rec.inline_body = body->size != 0 ? h2o_iovec_init(body->chunks.entries[0].base, body->size) : h2o_iovec_init(NULL, 0);
-    } else {
-        obj->rec.inline_body = h2o_iovec_init(NULL, 0);
-        if ((rc = put_chunks(txn, obj)) != 0)
-            return rc;
-    }
-    v.mv_size = ae_record_encoded_size(&obj->rec);
-    if ((rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE)) != 0)
+    obj->rec.body_id = 0;
+    obj->rec.chunk_count = 0;
+    obj->rec.inline_body = h2o_iovec_init(NULL, 0);
+    char *gathered = NULL;
+    if (body->size <= AE_RECORD_INLINE_MAX)
+        set_inline_body(obj, &gathered);
+    else if ((rc = put_chunks(txn, obj)) != 0)
         return rc;
-    ae_record_encode(&obj->rec, v.mv_data);
-    return 0;
+    v.mv_size = ae_record_encoded_size(&obj->rec);
+    if ((rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE)) == 0)
+        ae_record_encode(&obj->rec, v.mv_data);
+    free(gathered);
+    return rc;
+}
+
+int ae_store_delete(MDB_txn *txn, h2o_iovec_t key)
+{
+    uint8_t hash[KEY_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash};
+    hash_key(key, hash);
+    return delete_object(txn, &k);
 }
 
 size_t ae_store_evict(MDB_txn *txn, size_t count)

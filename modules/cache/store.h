@@ -31,6 +31,9 @@ int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec);
 /* The bytes of one body chunk, valid while txn is; -1 if it is missing. */
 int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec_t *out);
 
+/* A copy of the record's body in memory (for a response revalidated by a 304); NULL if a chunk is missing. */
+ae_body_t *ae_store_load_body(MDB_txn *txn, const ae_record_t *rec);
+
 /* Write side: the cache writer thread only. */
 typedef struct ae_store_object {
     h2o_iovec_t key;
@@ -41,6 +44,8 @@ typedef struct ae_store_object {
 MDB_txn *ae_store_write_begin(void);
 /* Replaces the object under obj->key (and its old chunks); returns 0 or an LMDB error code. */
 int ae_store_put(MDB_txn *txn, ae_store_object_t *obj);
+/* Removes the object stored under `key`, if any; returns 0 or an LMDB error code. */
+int ae_store_delete(MDB_txn *txn, h2o_iovec_t key);
 /* Removes about `count` objects from a random place in the key space; returns how many. */
 size_t ae_store_evict(MDB_txn *txn, size_t count);
 

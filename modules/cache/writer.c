@@ -14,12 +14,15 @@ static pthread_t thread;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static ae_write_job_t *queue_head, **queue_tail = &queue_head;
+static ae_write_job_t *committing; /* the batch being written, until its commit is done */
 static size_t queued;
+static int deletes_pending; /* atomic: delete jobs queued or being committed */
 static int stopping;
 
 void ae_write_job_free(ae_write_job_t *job)
 {
-    ae_body_release(job->obj.body);
+    if (job->obj.body != NULL)
+        ae_body_release(job->obj.body);
     free(job->owned);
     free(job);
 }
@@ -43,6 +46,36 @@ int ae_writer_submit(ae_write_job_t *job)
     return 0;
 }
 
+int ae_writer_submit_delete(h2o_iovec_t key)
+{
+    ae_write_job_t *job = calloc(1, sizeof(*job));
+    job->owned = h2o_strdup(NULL, key.base, key.len).base;
+    job->obj.key = h2o_iovec_init(job->owned, key.len);
+    __atomic_add_fetch(&deletes_pending, 1, __ATOMIC_ACQ_REL);
+    if (ae_writer_submit(job) == 0)
+        return 0;
+    __atomic_sub_fetch(&deletes_pending, 1, __ATOMIC_ACQ_REL);
+    return -1;
+}
+
+static int list_deletes(ae_write_job_t *jobs, h2o_iovec_t key)
+{
+    for (; jobs != NULL; jobs = jobs->next)
+        if (jobs->obj.body == NULL && h2o_memis(jobs->obj.key.base, jobs->obj.key.len, key.base, key.len))
+            return 1;
+    return 0;
+}
+
+int ae_writer_delete_pending(h2o_iovec_t key)
+{
+    if (__atomic_load_n(&deletes_pending, __ATOMIC_ACQUIRE) == 0)
+        return 0;
+    pthread_mutex_lock(&mutex);
+    int found = list_deletes(queue_head, key) || list_deletes(committing, key);
+    pthread_mutex_unlock(&mutex);
+    return found;
+}
+
 static int write_batch(ae_write_job_t *jobs)
 {
     MDB_txn *txn = ae_store_write_begin();
@@ -50,7 +83,7 @@ static int write_batch(ae_write_job_t *jobs)
     if (txn == NULL)
         return MDB_PANIC;
     for (ae_write_job_t *job = jobs; job != NULL && rc == 0; job = job->next)
-        rc = ae_store_put(txn, &job->obj);
+        rc = job->obj.body != NULL ? ae_store_put(txn, &job->obj) : ae_store_delete(txn, job->obj.key);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
@@ -77,8 +110,13 @@ static void commit_jobs(ae_write_job_t *jobs)
     }
     if (rc != 0)
         ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
+    pthread_mutex_lock(&mutex);
+    committing = NULL;
+    pthread_mutex_unlock(&mutex);
     while (jobs != NULL) {
         ae_write_job_t *next = jobs->next;
+        if (jobs->obj.body == NULL)
+            __atomic_sub_fetch(&deletes_pending, 1, __ATOMIC_ACQ_REL);
         ae_write_job_free(jobs);
         jobs = next;
     }
@@ -92,7 +130,7 @@ static void *writer_main(void *unused)
             pthread_cond_wait(&cond, &mutex);
         if (queue_head == NULL)
             break;
-        ae_write_job_t *jobs = queue_head;
+        ae_write_job_t *jobs = committing = queue_head;
         queue_head = NULL;
         queue_tail = &queue_head;
         queued = 0;

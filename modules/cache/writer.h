@@ -12,8 +12,8 @@
 
 typedef struct ae_write_job {
     struct ae_write_job *next;
-    ae_store_object_t obj;
-    char *owned; /* key, reason and header block of obj, one allocation */
+    ae_store_object_t obj; /* to store; or, when obj.body is NULL, only obj.key: to delete */
+    char *owned;           /* key, reason and header block of obj, one allocation */
 } ae_write_job_t;
 
 void ae_writer_start(void);
@@ -22,5 +22,10 @@ void ae_writer_stop(void);
 /* Takes ownership of the job (and its body reference) in every case; returns -1 if it was dropped. */
 int ae_writer_submit(ae_write_job_t *job);
 void ae_write_job_free(ae_write_job_t *job);
+/* Queues the removal of the object stored under `key` (copied). */
+int ae_writer_submit_delete(h2o_iovec_t key);
+/* Is a removal of `key` queued or not yet committed? Then what the store holds for it is already
+ * gone for readers. Costs one atomic load when no removal is pending. */
+int ae_writer_delete_pending(h2o_iovec_t key);
 
 #endif

@@ -1,6 +1,5 @@
 /*
- * Chunked, reference-counted response bodies (see body.h). Appends happen on one worker thread;
- * the reference count is atomic because the cache writer thread releases its reference.
+ * Append-only chunked bodies (see body.h). Appends happen on one worker thread; reads on any.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,46 +15,6 @@ ae_body_t *ae_body_new(size_t expected)
     return body;
 }
 
-/* Capacity of the next chunk: the rest of a known length, else growing with the body. */
-static size_t next_chunk_capacity(const ae_body_t *body)
-{
-    size_t cap;
-    if (body->expected != SIZE_MAX && body->expected > body->size) {
-        cap = body->expected - body->size;
-    } else {
-        cap = body->size < FIRST_CHUNK_MIN ? FIRST_CHUNK_MIN : body->size;
-    }
-    return cap < AE_BODY_CHUNK_SIZE ? cap : AE_BODY_CHUNK_SIZE;
-}
-
-void ae_body_append(ae_body_t *body, const char *bytes, size_t len)
-{
-    while (len != 0) {
-        ae_body_chunk_t *last = body->chunks.size != 0 ? &body->chunks.entries[body->chunks.size - 1] : NULL;
-        if (last == NULL || last->len == last->cap) {
-            h2o_vector_reserve(NULL, &body->chunks, body->chunks.size + 1);
-            last = &body->chunks.entries[body->chunks.size++];
-            last->cap = next_chunk_capacity(body);
-            last->base = malloc(last->cap);
-            last->len = 0;
-        }
-        size_t n = last->cap - last->len < len ? last->cap - last->len : len;
-        memcpy(last->base + last->len, bytes, n);
-        last->len += n;
-        body->size += n;
-        bytes += n;
-        len -= n;
-    }
-}
-
-void ae_body_discard(ae_body_t *body, size_t from, size_t to)
-{
-    for (size_t i = from; i < to; ++i) {
-        free(body->chunks.entries[i].base);
-        body->chunks.entries[i].base = NULL;
-    }
-}
-
 void ae_body_addref(ae_body_t *body)
 {
     __atomic_add_fetch(&body->refcnt, 1, __ATOMIC_RELAXED);
@@ -65,8 +24,83 @@ void ae_body_release(ae_body_t *body)
 {
     if (__atomic_sub_fetch(&body->refcnt, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    for (size_t i = 0; i != body->chunks.size; ++i)
-        free(body->chunks.entries[i].base);
-    free(body->chunks.entries);
+    for (ae_body_chunk_t *chunk = body->first, *next; chunk != NULL; chunk = next) {
+        next = chunk->next;
+        free(chunk);
+    }
     free(body);
+}
+
+/* Capacity of the next chunk: the rest of a known length, else growing with the body. */
+static size_t next_chunk_capacity(const ae_body_t *body)
+{
+    size_t cap;
+    if (body->expected != SIZE_MAX && body->expected > body->size)
+        cap = body->expected - body->size;
+    else
+        cap = body->size < FIRST_CHUNK_MIN ? FIRST_CHUNK_MIN : body->size;
+    return cap < AE_BODY_CHUNK_SIZE ? cap : AE_BODY_CHUNK_SIZE;
+}
+
+static ae_body_chunk_t *add_chunk(ae_body_t *body)
+{
+    size_t cap = next_chunk_capacity(body);
+    ae_body_chunk_t *chunk = malloc(offsetof(ae_body_chunk_t, data) + cap);
+    chunk->next = NULL;
+    chunk->len = 0;
+    chunk->cap = cap;
+    if (body->last == NULL)
+        __atomic_store_n(&body->first, chunk, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&body->last->next, chunk, __ATOMIC_RELEASE);
+    body->last = chunk;
+    return chunk;
+}
+
+void ae_body_append(ae_body_t *body, const char *bytes, size_t len)
+{
+    while (len != 0) {
+        ae_body_chunk_t *chunk = body->last;
+        if (chunk == NULL || chunk->len == chunk->cap)
+            chunk = add_chunk(body);
+        size_t n = chunk->cap - chunk->len < len ? chunk->cap - chunk->len : len;
+        memcpy(chunk->data + chunk->len, bytes, n);
+        __atomic_store_n(&chunk->len, chunk->len + n, __ATOMIC_RELEASE);
+        __atomic_store_n(&body->size, body->size + n, __ATOMIC_RELEASE);
+        bytes += n;
+        len -= n;
+    }
+}
+
+size_t ae_body_read(ae_body_t *body, ae_body_cursor_t *cursor, h2o_iovec_t *vecs, size_t max)
+{
+    size_t n = 0;
+    if (cursor->chunk == NULL && (cursor->chunk = __atomic_load_n(&body->first, __ATOMIC_ACQUIRE)) == NULL)
+        return 0;
+    while (n != max) {
+        ae_body_chunk_t *chunk = cursor->chunk;
+        /* `next` first: once it is set, the chunk's length is final and visible */
+        ae_body_chunk_t *next = __atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE);
+        size_t len = __atomic_load_n(&chunk->len, __ATOMIC_ACQUIRE);
+        if (cursor->offset < len) {
+            vecs[n++] = h2o_iovec_init(chunk->data + cursor->offset, len - cursor->offset);
+            cursor->offset = len;
+        }
+        if (next == NULL)
+            break;
+        cursor->chunk = next;
+        cursor->offset = 0;
+    }
+    return n;
+}
+
+void ae_body_discard_read(ae_body_t *body, ae_body_cursor_t *cursor)
+{
+    if (cursor->chunk == NULL)
+        return;
+    while (body->first != cursor->chunk) {
+        ae_body_chunk_t *done = body->first;
+        body->first = done->next;
+        free(done);
+    }
 }

@@ -16,8 +16,6 @@
 #define POOL_CAPACITY 1024
 #define POOL_IDLE_MS 2000
 
-ae_module_t ae_origin_module;
-
 static ae_origin_conf_t *site_conf(ae_site_t *site)
 {
     ae_origin_conf_t **slot = (ae_origin_conf_t **)&site->conf[ae_origin_module.index];
@@ -110,7 +108,7 @@ typedef struct {
 static int on_pass_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     pass_handler_t *self = (pass_handler_t *)_self;
-    ae_origin_relay(req, self->site, AE_REQUEST_AS_IS, NULL, NULL);
+    ae_origin_relay(req, self->site, NULL, NULL);
     return 0;
 }
 

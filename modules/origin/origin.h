@@ -11,6 +11,8 @@
 #include "modules/origin/body.h"
 #include "server/server.h"
 
+extern ae_module_t ae_origin_module;
+
 /* A site's origin, from the config. */
 typedef struct ae_origin_conf {
     char *url;
@@ -78,19 +80,39 @@ const char *ae_fetch_result_text(ae_fetch_result_t result);
 
 /* request.c: the request head sent to the origin for a client request. */
 typedef enum { AE_REQUEST_AS_IS, AE_REQUEST_FULL_OBJECT } ae_request_mode_t;
-h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode);
+/* `extra` (may be NULL) are added as they are, e.g. the cache's own validators. */
+h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const h2o_headers_t *extra);
 
 /* Is this response header one the proxy must not pass on (hop-by-hop, or one h2o writes itself)? */
 int ae_origin_is_unforwarded_response_header(const h2o_header_t *header, const h2o_headers_t *all);
 
-/* relay.c: proxy a client request to its site's origin, streaming the response as it arrives. */
-typedef struct ae_relay_observer {
-    /* the head arrived and is about to be sent: add headers to req->res; return 1 to keep the whole body */
-    int (*on_head)(void *data, h2o_req_t *req, ae_fetch_t *fetch);
-    /* the exchange is over (also when the client left first); `complete` says the body arrived whole */
-    void (*on_end)(void *data, ae_fetch_t *fetch, int complete);
-} ae_relay_observer_t;
+/* stream.c: send a response whose body may still be arriving to one client request. */
+typedef struct ae_client_stream ae_client_stream_t;
+typedef void (*ae_client_stream_gone_cb)(void *data);
 
-void ae_origin_relay(h2o_req_t *req, ae_site_t *site, ae_request_mode_t mode, const ae_relay_observer_t *observer, void *data);
+/* Watches the request from now on: `gone` runs once, when h2o frees it (done, or the client left). */
+ae_client_stream_t *ae_client_stream_new(h2o_req_t *req, ae_client_stream_gone_cb gone, void *data);
+/* Starts the response whose head is set in req->res; `discard` frees what was sent (a body nobody
+ * else reads, appended on this thread). */
+void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int discard);
+/* Sends only the bytes [first, end) of the body (for a Range request); before starting. */
+void ae_client_stream_set_window(ae_client_stream_t *stream, uint64_t first, uint64_t end);
+/* The body may have grown. */
+void ae_client_stream_poke(ae_client_stream_t *stream);
+/* No more body will come: finish the response, or end it short when not complete. */
+void ae_client_stream_finish(ae_client_stream_t *stream, int complete);
+
+/* relay.c: pass a client request to its site's origin as it is, streaming the response back.
+ * on_head (may be NULL) sees the origin's head before the client does. */
+typedef void (*ae_origin_head_cb)(void *data, h2o_req_t *req, int status, const h2o_headers_t *headers);
+void ae_origin_relay(h2o_req_t *req, ae_site_t *site, ae_origin_head_cb on_head, void *data);
+/* Sets req->res from an origin response head, minus the headers a proxy does not pass on and
+ * those `skip` says no to (may be NULL). */
+void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason, const h2o_headers_t *headers, size_t content_length,
+                                 int (*skip)(void *ctx, const h2o_header_t *header), void *skip_ctx);
+/* Answers with the 502 or 504 that stands for a failure before the origin's head, keeping headers set so far. */
+void ae_origin_send_error(h2o_req_t *req, ae_fetch_result_t result);
+/* Logs an exchange that did not complete. */
+void ae_origin_log_failure(ae_site_t *site, const char *what, ae_fetch_t *fetch, ae_fetch_result_t result);
 
 #endif

@@ -107,7 +107,7 @@ static char *append_header(char *dst, const char *name, size_t name_len, h2o_iov
     return append(dst, "\r\n", 2);
 }
 
-h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode)
+h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const h2o_headers_t *extra)
 {
     char via_self[sizeof("1.1 " VIA_NAME)];
     h2o_iovec_t xff = append_to_list(req, H2O_TOKEN_X_FORWARDED_FOR, client_address(req));
@@ -117,6 +117,8 @@ h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode)
 
     for (size_t i = 0; i != req->headers.size; ++i)
         cap += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    for (size_t i = 0; extra != NULL && i != extra->size; ++i)
+        cap += extra->entries[i].name->len + extra->entries[i].value.len + 4;
 
     char *buf = h2o_mem_alloc_pool(&req->pool, cap), *dst = buf;
     dst = append(dst, req->method.base, req->method.len);
@@ -130,6 +132,8 @@ h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode)
             continue;
         dst = append_header(dst, header->orig_name != NULL ? header->orig_name : header->name->base, header->name->len, header->value);
     }
+    for (size_t i = 0; extra != NULL && i != extra->size; ++i)
+        dst = append_header(dst, extra->entries[i].name->base, extra->entries[i].name->len, extra->entries[i].value);
     dst = append_header(dst, H2O_STRLIT("X-Forwarded-For"), xff);
     dst = append_header(dst, H2O_STRLIT("X-Forwarded-Proto"), req->scheme->name);
     dst = append_header(dst, H2O_STRLIT("Via"), via);

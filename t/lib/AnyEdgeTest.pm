@@ -21,12 +21,14 @@ use Test::TCP qw(empty_port);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(
-    temp_dir slurp wait_until http_date query_escape
-    start_origin origin_requests origin_count expected_body parse_echo body_is
+    temp_dir slurp wait_until http_date query_escape origin_path
+    start_origin origin_requests origin_requests_for origin_count
+    origin_conditional_count expected_body parse_echo body_is
     blackhole_port empty_port
     anyedge_bin config_yaml write_config run_anyedge run_anyedge_check
     start_anyedge restart_anyedge stop_anyedge kill_anyedge_hard anyedge_running
-    http http_batch wait_for_hit settle_cache miss_then_hit
+    http http_batch http_parallel wait_for_hit settle_cache miss_then_hit
+    cache_status cache_status_is MAYBE served_ok store_object stored_ok not_stored_ok
 );
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -71,6 +73,18 @@ sub http_date {
 sub query_escape {
     my ($s) = @_;
     return $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ger;
+}
+
+# A path with a query of scripted-origin parameters, each value escaped:
+# origin_path('/p', cc => 'max-age=5', h => 'Age: 2') is
+# "/p?cc=max-age%3D5&h=Age%3A%202".  Parameters may repeat.
+sub origin_path {
+    my ($path, @params) = @_;
+    my @pairs;
+    while (my ($key, $value) = splice @params, 0, 2) {
+        push @pairs, "$key=" . query_escape($value);
+    }
+    return @pairs ? "$path?" . join('&', @pairs) : $path;
 }
 
 # Call $check every $interval seconds until it returns true (its value is then
@@ -200,19 +214,42 @@ sub start_origin {
     return $origin;
 }
 
-# Every request the origin received, in order, as [METHOD, URI].
+# Every request the origin received, in order, as [METHOD, URI, { inm, ims,
+# range }]: the hash holds the request's If-None-Match, If-Modified-Since and
+# Range headers, those it had (the origin logs them percent-encoded).
 sub origin_requests {
     my ($origin) = @_;
     open my $fh, '<', $origin->{log} or die "cannot read $origin->{log}: $!\n";
-    return map { chomp; [split / /, $_, 2] } <$fh>;
+    return map {
+        chomp;
+        my ($method, $uri, @fields) = split / /;
+        [$method, $uri, { map {
+            my ($key, $value) = split /=/, $_, 2;
+            ($key => $value =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ger);
+        } @fields }];
+    } <$fh>;
 }
 
-# How many requests the origin received for a URI (a string compared exactly,
-# or a qr// matched against the URI).
-sub origin_count {
+# The requests (as origin_requests) the origin received for a URI: a string
+# compared exactly, or a qr// matched against the URI.  In scalar context, how
+# many there were.
+sub origin_requests_for {
     my ($origin, $uri) = @_;
     my $matches = ref $uri ? sub { $_[0] =~ $uri } : sub { $_[0] eq $uri };
-    return scalar grep { $matches->($_->[1]) } origin_requests($origin);
+    return grep { $matches->($_->[1]) } origin_requests($origin);
+}
+
+# How many requests the origin received for a URI (as for origin_requests_for).
+sub origin_count {
+    my ($origin, $uri) = @_;
+    return scalar origin_requests_for($origin, $uri);
+}
+
+# How many of them were conditional (If-None-Match or If-Modified-Since).
+sub origin_conditional_count {
+    my ($origin, $uri) = @_;
+    return scalar grep { exists $_->[2]{inm} || exists $_->[2]{ims} }
+        origin_requests_for($origin, $uri);
 }
 
 # The body the origin sends for size=$size: the lines sprintf("%015x\n", $i)
@@ -296,9 +333,22 @@ sub _yaml_str {
     return qq("$s");
 }
 
+# A YAML block mapping of raw values (nested for values that are hashrefs),
+# keys sorted, each line starting with $indent.
+sub _yaml_mapping {
+    my ($mapping, $indent) = @_;
+    return join '', map {
+        my $value = $mapping->{$_};
+        ref $value eq 'HASH' ? "$indent$_:\n" . _yaml_mapping($value, "$indent  ")
+                             : "$indent$_: $value\n";
+    } sort keys %$mapping;
+}
+
 # The text of a daemon config listening on 127.0.0.1:$args{port}.  Arguments:
 #   port, cache_path (required), cache_size (default 64M), threads (default 2),
-#   sites => [ { host, origin, aliases => [...], extra => { key => raw value } } ],
+#   sites => [ { host, origin, aliases => [...], extra => { key => value } } ]
+#     (a value is raw YAML text, or a hashref for a nested mapping: extra =>
+#     { cache => { 'negative-ttl' => { 404 => '30s' } } }),
 #   extra_listen => [ "ADDR:PORT", ... ] (more listen addresses),
 #   extra_yaml (raw text appended at top level).
 sub config_yaml {
@@ -315,8 +365,7 @@ sub config_yaml {
         $yaml .= '    aliases: [' . join(', ', map { _yaml_str($_) } @{ $site->{aliases} }) . "]\n"
             if $site->{aliases};
         $yaml .= '    origin: ' . _yaml_str($site->{origin}) . "\n";
-        my $extra = $site->{extra} // {};
-        $yaml .= "    $_: $extra->{$_}\n" for sort keys %$extra;
+        $yaml .= _yaml_mapping($site->{extra} // {}, '    ');
     }
     return $yaml . ($args{extra_yaml} // '');
 }
@@ -417,8 +466,16 @@ sub anyedge_running {
 #   max_time (per request, default 10), http_version ('1.1' or '1.0').
 # Returns one hashref per path: { status (0 if no response), headers
 # (lc name => value, repeats joined by ", "), header_list (lc name => [values]),
-# body ('' for HEAD), curl_exit, time (seconds) }.
+# body ('' for HEAD), curl_exit, time (seconds), first_byte (seconds until
+# the first byte of the response arrived), started (when curl was started, a
+# fractional Unix time) }.
 sub http_batch {
+    my (%args) = @_;
+    return _curl_finish(_curl_start(%args));
+}
+
+# Start the curl process of http_batch; what _curl_finish needs.
+sub _curl_start {
     my (%args) = @_;
     my $dir = temp_dir();
     my $method = $args{method} // 'GET';
@@ -426,7 +483,7 @@ sub http_batch {
         '-sS', '--stderr', "$dir/curl.err",
         '--max-time', $args{max_time} // 10,
         ($args{http_version} // '1.1') eq '1.0' ? '--http1.0' : '--http1.1',
-        '--write-out', '%{exitcode} %{http_code} %{time_total} %{header_json}\n'
+        '--write-out', '%{exitcode} %{http_code} %{time_total} %{time_starttransfer} %{header_json}\n'
                        . $CURL_RECORD_END . '\n',
     );
     push @options, '-H', "Host: $args{host}" if defined $args{host};
@@ -443,25 +500,47 @@ sub http_batch {
         qq(url = "$url"\noutput = "$dir/body.$_"\n);
     } 0 .. $#paths);
 
+    my $started = time;
     open my $curl, '-|', 'curl', @options, '--config', "$dir/urls"
         or die "cannot run curl: $!\n";
-    my $out = do { local $/; <$curl> } // '';
-    close $curl;
+    return { curl => $curl, dir => $dir, method => $method, count => scalar @paths,
+             started => $started };
+}
+
+# Wait for a curl process started by _curl_start; the responses of http_batch.
+sub _curl_finish {
+    my ($run) = @_;
+    my $dir = $run->{dir};
+    my $out = do { local $/; readline $run->{curl} } // '';
+    close $run->{curl};
     my @records = split /^\Q$CURL_RECORD_END\E\n/m, $out;
-    die "curl reported " . @records . " transfers for " . @paths . " URLs:\n"
-        . slurp("$dir/curl.err") unless @records == @paths;
+    die "curl reported " . @records . " transfers for $run->{count} URLs:\n"
+        . slurp("$dir/curl.err") unless @records == $run->{count};
 
     return map {
-        my ($exit, $status, $time, $json) = $records[$_] =~ /\A(\d+) (\d+) (\S+) (.*)\z/s
+        my ($exit, $status, $time, $first_byte, $json) =
+            $records[$_] =~ /\A(\d+) (\d+) (\S+) (\S+) (.*)\z/s
             or die "cannot parse curl output: $records[$_]\n";
         my $header_list = decode_json($json);
         +{
             status => $status + 0, curl_exit => $exit + 0, time => $time + 0,
+            first_byte => $first_byte + 0, started => $run->{started},
             header_list => $header_list,
             headers => { map { $_ => join ', ', @{ $header_list->{$_} } } keys %$header_list },
-            body => $method eq 'HEAD' ? '' : slurp("$dir/body.$_"),
+            body => $run->{method} eq 'HEAD' ? '' : slurp("$dir/body.$_"),
         }
-    } 0 .. $#paths;
+    } 0 .. $#records;
+}
+
+# Make $args{count} requests at the same time, each on its own connection
+# (its own curl process); the other arguments are as for http.  Returns the
+# responses, as http does, in the order the requests were started.
+sub http_parallel {
+    my (%args) = @_;
+    my $count = delete $args{count};
+    my $path = delete $args{path};
+    my @runs = map { _curl_start(%args, paths => [$path]) } 1 .. $count;
+    return map { _curl_finish($_) } @runs;
 }
 
 # One request (arguments as for http_batch, with path instead of paths).
@@ -520,6 +599,121 @@ sub miss_then_hit {
        "$path: origin contacted once per response that was not a HIT");
     note("$path: $misses more response(s) before the first HIT") if $misses;
     return ($miss, $hit);
+}
+
+# --- Cache-Status (RFC 9211) and what was stored ---------------------------------
+
+# In the parameters expected by cache_status_is: present with any value, or
+# absent.
+use constant MAYBE => \'MAYBE';
+
+# The parameters of the "anyedge" member of a response's Cache-Status, as a
+# hashref name => value (1 for a parameter without value; a quoted string's
+# quotes removed), or undef if there is no such member.  (Members are split at
+# commas, so a quoted value must not contain one.)
+sub cache_status {
+    my ($r) = @_;
+    for my $member (split /\s*,\s*/, $r->{headers}{'cache-status'} // '') {
+        my ($name, @params) = split /\s*;\s*/, $member;
+        next unless $name eq 'anyedge';
+        return { map { /\A([^=]+)=(.*)\z/ ? ($1 => $2 =~ s/\A"(.*)"\z/$1/r) : ($_ => 1) } @params };
+    }
+    return undef;
+}
+
+# Test that the "anyedge" member of a response's Cache-Status has exactly the
+# parameters of %$expected, in any order.  Each expected value is 1 (a
+# parameter without value), a string (compared exactly), [MIN, MAX] (an
+# integer in that range), a qr// (matched), undef (must be absent) or MAYBE
+# (present or not).  Returns the parameters, as cache_status does.
+sub cache_status_is {
+    my ($r, $expected, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $got = cache_status($r);
+    my @problems = $got ? () : ('no "anyedge" member');
+    for my $key ($got ? sort keys %$expected : ()) {
+        my ($want, $have) = ($expected->{$key}, $got->{$key});
+        next if ref $want && $want == MAYBE;
+        if (!defined $want || !defined $have) {
+            push @problems, defined $have ? "$key should be absent" : "$key is missing"
+                if defined $want || defined $have;
+            next;
+        }
+        my $good = ref $want eq 'ARRAY'  ? $have =~ /\A-?\d+\z/ && $have >= $want->[0] && $have <= $want->[1]
+                 : ref $want eq 'Regexp' ? $have =~ $want
+                 :                         $have eq $want;
+        push @problems, "$key=$have, expected " . (ref $want eq 'ARRAY' ? "$want->[0]..$want->[1]" : $want)
+            unless $good;
+    }
+    push @problems, map { "unexpected $_" } grep { !exists $expected->{$_} } sort keys %{ $got // {} };
+    ok(!@problems, $name)
+        or diag("Cache-Status: ", $r->{headers}{'cache-status'} // '(none)', "\n", map { "  $_\n" } @problems);
+    return $got;
+}
+
+# Test a response: its status (default 200) and, when given, x_cache (the
+# X-Cache value; for HIT, STALE and REVALIDATED also that there is an integer
+# Age), cache_status (as for cache_status_is), body (exact) and min_age (Age
+# at least this).  $name starts each test's name.  Returns the response.
+sub served_ok {
+    my ($r, $name, %expect) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $status = $expect{status} // 200;
+    is($r->{status}, $status, "$name: status $status");
+    if (defined(my $x_cache = $expect{x_cache})) {
+        is($r->{headers}{'x-cache'}, $x_cache, "$name: X-Cache: $x_cache");
+        like($r->{headers}{age} // '', qr/\A\d+\z/, "$name: an Age header")
+            if $x_cache =~ /\A(?:HIT|STALE|REVALIDATED)\z/;
+    }
+    cache_status_is($r, $expect{cache_status}, "$name: Cache-Status") if $expect{cache_status};
+    body_is($r->{body}, $expect{body}, "$name: body") if defined $expect{body};
+    cmp_ok($r->{headers}{age} // -1, '>=', $expect{min_age}, "$name: Age >= $expect{min_age}")
+        if defined $expect{min_age};
+    return $r;
+}
+
+# Fetch a URL that is not cached yet and wait until the cache has stored it
+# (with settle_cache, so a short-lived object need not be fresh any more by
+# then).  Tests that the response is a 200 MISS whose Cache-Status says it was
+# stored.  Arguments as for http; returns the response.
+sub store_object {
+    my (%args) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $r = served_ok(http(%args), "$args{path}: first request", x_cache => 'MISS',
+        cache_status => { fwd => 'uri-miss', 'fwd-status' => 200, stored => 1 });
+    ok(settle_cache(port => $args{port}, host => $args{host}), "$args{path}: cache settled");
+    return $r;
+}
+
+# Test that the origin's response for $args{path} was stored: once the cache
+# has settled, the request (arguments as for http, plus origin) is a HIT and
+# does not reach the origin.  Returns that response.
+sub stored_ok {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return _request_after_settle(1, @_);
+}
+
+# Test that it was not stored: the request is then a MISS and reaches the
+# origin once more.  Returns that response.
+sub not_stored_ok {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return _request_after_settle(0, @_);
+}
+
+sub _request_after_settle {
+    my ($stored, %args) = @_;
+    my $origin = delete $args{origin};
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    ok(settle_cache(port => $args{port}, host => $args{host}), "$args{path}: cache settled");
+    my $count = origin_count($origin, $args{path});
+    my $r = http(%args);
+    # A response that is stale on arrival but has a validator may be kept to be revalidated:
+    # then the next request reaches the origin as a conditional one (REVALIDATED).
+    like($r->{headers}{'x-cache'} // '', $stored ? qr/\AHIT\z/ : qr/\A(?:MISS|REVALIDATED)\z/,
+       "$args{path}: the next request is " . ($stored ? 'a HIT' : 'not answered from the cache'));
+    is(origin_count($origin, $args{path}), $count + ($stored ? 0 : 1),
+       "$args{path}: " . ($stored ? 'origin not contacted again' : 'origin contacted again'));
+    return $r;
 }
 
 1;
