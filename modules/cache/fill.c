@@ -8,6 +8,10 @@
  * already waiting go to the origin on their own (a private response is never shared). A complete,
  * storable response goes to the writer.
  *
+ * Responses with Vary are stored as variants of their URL (under the URL's key plus the varied
+ * request headers); a waiting request whose varied headers differ from those of the request that
+ * started the fill goes to the origin on its own.
+ *
  * A fill may revalidate a stored response: it asks with the stored validators, and a 304 turns into
  * the stored response with the 304's headers, served and stored again. Subscribers that had a stored
  * copy fall back on it when the origin fails (stale-if-error, grace).
@@ -27,6 +31,7 @@
 #include "server/log.h"
 
 #define TABLE_BUCKETS 1024
+#define MAX_VARY_NAMES 16
 
 typedef enum { HEAD_WAITING, HEAD_SHARED, HEAD_PRIVATE } head_state_t;
 typedef enum { END_RUNNING, END_COMPLETE, END_FAILED } end_state_t;
@@ -35,7 +40,7 @@ typedef struct fill {
     int refcnt; /* atomic: the owner's (until the fetch ended) and one per subscriber */
     struct fill *table_next;
     int in_table;
-    h2o_iovec_t key;
+    h2o_iovec_t key, primary; /* primary is a prefix of key (or key itself) */
     ae_site_t *site;
     const ae_cache_site_conf_t *conf;
     ae_thread_t *owner;
@@ -61,6 +66,9 @@ typedef struct fill {
     int status, origin_status;
     const char *reason;
     h2o_headers_t headers;
+    h2o_iovec_t vary_names[MAX_VARY_NAMES];
+    int vary_count; /* names in vary_names; 0 when the response does not vary */
+    h2o_iovec_t vary_key; /* of the request that started the fill */
     ae_body_t *body;
     ae_store_decision_t decision;
     h2o_mem_pool_t pool;
@@ -181,24 +189,39 @@ static int is_stored_header(const fill_t *fill, const h2o_header_t *header)
     return d->omit_fields.len == 0 || !h2o_contains_token(d->omit_fields.base, d->omit_fields.len, header->name->base, header->name->len, ',');
 }
 
+/* Where the response is stored: the URL's key, or for a response with Vary the variant's. */
+static h2o_iovec_t storage_key(fill_t *fill)
+{
+    if (fill->vary_count == 0)
+        return fill->primary;
+    return h2o_concat(&fill->pool, fill->primary, h2o_iovec_init(H2O_STRLIT("\n")), fill->vary_key);
+}
+
 static ae_write_job_t *make_job(fill_t *fill)
 {
-    size_t reason_len = strlen(fill->reason), headers_len = 0;
+    h2o_iovec_t key = storage_key(fill);
+    size_t reason_len = strlen(fill->reason), headers_len = 0, names_len = 0;
     for (size_t i = 0; i != fill->headers.size; ++i)
         if (is_stored_header(fill, &fill->headers.entries[i]))
             headers_len += ae_record_header_size(fill->headers.entries[i].name->len, fill->headers.entries[i].value.len);
+    for (int i = 0; i != fill->vary_count; ++i)
+        names_len += ae_record_header_size(sizeof("vary") - 1, fill->vary_names[i].len);
 
     ae_write_job_t *job = calloc(1, sizeof(*job));
-    char *p = job->owned = malloc(fill->key.len + reason_len + headers_len + 1);
-    job->obj.key = h2o_iovec_init(memcpy(p, fill->key.base, fill->key.len), fill->key.len);
-    job->obj.rec.reason = h2o_iovec_init(memcpy(p + fill->key.len, fill->reason, reason_len), reason_len);
-    uint8_t *dst = (uint8_t *)p + fill->key.len + reason_len;
+    char *p = job->owned = malloc(key.len + reason_len + headers_len + names_len + 1);
+    job->obj.key = h2o_iovec_init(memcpy(p, key.base, key.len), key.len);
+    job->obj.primary = h2o_iovec_init(p, fill->primary.len);
+    job->obj.rec.reason = h2o_iovec_init(memcpy(p + key.len, fill->reason, reason_len), reason_len);
+    uint8_t *dst = (uint8_t *)p + key.len + reason_len;
     job->obj.rec.headers = h2o_iovec_init(dst, headers_len);
     for (size_t i = 0; i != fill->headers.size; ++i) {
         const h2o_header_t *header = &fill->headers.entries[i];
         if (is_stored_header(fill, header))
             dst = ae_record_put_header(dst, *header->name, header->value);
     }
+    job->obj.vary_names = h2o_iovec_init(dst, names_len);
+    for (int i = 0; i != fill->vary_count; ++i)
+        dst = ae_record_put_header(dst, h2o_iovec_init(H2O_STRLIT("vary")), fill->vary_names[i]);
     job->obj.rec.status = fill->status;
     job->obj.rec.freshness = fill->decision.freshness;
     ae_body_addref(fill->body);
@@ -295,8 +318,12 @@ static void on_fetch_head(ae_fetch_t *fetch)
                                            &fill->headers, fill->request_time, time(NULL));
     if (fill->decision.store && fill->body->expected != SIZE_MAX && fill->body->expected > ae_cache_max_object_size())
         fill->decision = (ae_store_decision_t){.reason = "too-big"};
-    else if (fill->decision.store && h2o_find_header(&fill->headers, H2O_TOKEN_VARY, -1) != -1)
-        fill->decision = (ae_store_decision_t){.reason = "vary"}; /* variants are not stored yet */
+    if (fill->decision.store && (fill->vary_count = ae_cache_vary_names(&fill->pool, &fill->headers, fill->vary_names, MAX_VARY_NAMES)) != 0) {
+        if (fill->vary_count < 0)
+            fill->decision = (ae_store_decision_t){.reason = "vary"}; /* Vary: *, or too many names */
+        else
+            fill->vary_key = ae_cache_vary_key(&fill->pool, &fill->request_headers, fill->vary_names, fill->vary_count);
+    }
 
     pthread_mutex_lock(&fill->lock);
     fill->head = fill->decision.store ? HEAD_SHARED : HEAD_PRIVATE;
@@ -344,6 +371,7 @@ static fill_t *fill_new(h2o_req_t *req, const ae_fill_request_t *fr)
     fill_t *fill = calloc(1, sizeof(*fill));
     fill->refcnt = 1;
     fill->key = h2o_strdup(NULL, fr->key.base, fr->key.len);
+    fill->primary = h2o_iovec_init(fill->key.base, fr->primary.len); /* primary is a prefix of key */
     fill->site = fr->site;
     fill->conf = ae_cache_site_conf(fr->site);
     fill->owner = ae_thread_of(req->conn->ctx);
@@ -485,6 +513,16 @@ static void go_alone(subscriber_t *sub)
     ae_origin_relay(sub->req, sub->fill->site, NULL, NULL);
 }
 
+/* Would this request get the same variant as the request that started the fill? */
+static int same_variant(subscriber_t *sub)
+{
+    fill_t *fill = sub->fill;
+    if (fill->vary_count <= 0)
+        return 1;
+    h2o_iovec_t key = ae_cache_vary_key(&sub->req->pool, &sub->req->headers, fill->vary_names, fill->vary_count);
+    return h2o_memis(key.base, key.len, fill->vary_key.base, fill->vary_key.len);
+}
+
 /* The origin failed: a stored copy may do (stale-if-error, grace). */
 static int fall_back_on_stale(subscriber_t *sub, int origin_status)
 {
@@ -518,7 +556,7 @@ static void update_response(subscriber_t *sub)
         }
         if (fill->status >= 500 && fall_back_on_stale(sub, fill->status))
             return;
-        if (head == HEAD_PRIVATE && sub->collapsed) {
+        if (sub->collapsed && (head == HEAD_PRIVATE || !same_variant(sub))) {
             go_alone(sub);
             return;
         }

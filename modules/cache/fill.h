@@ -15,7 +15,8 @@ typedef enum {
 
 typedef struct ae_fill_request {
     ae_site_t *site;
-    h2o_iovec_t key;
+    h2o_iovec_t key;     /* what requests share a fill by: the URL's key, or a variant's when the URL varies */
+    h2o_iovec_t primary; /* the URL's key */
     ae_fill_mode_t mode;
     const char *fwd;           /* the Cache-Status reason: "uri-miss", "stale", "request" */
     const ae_record_t *stored; /* the stored response to revalidate (and fall back on), or NULL */

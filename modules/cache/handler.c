@@ -264,7 +264,7 @@ int ae_cache_serve_stale_on_error(h2o_req_t *req, ae_site_t *site, h2o_iovec_t k
     if (txn == NULL)
         return -1;
     ae_cache_request_directives(&conf->policy, &req->headers, &directives);
-    if (ae_store_get(txn, key, &rec) == 0 && ae_cache_stale_on_error(&directives, &rec.freshness, conf->grace, now)) {
+    if (ae_store_get(txn, key, &rec) == 0 && !rec.is_vary_index && ae_cache_stale_on_error(&directives, &rec.freshness, conf->grace, now)) {
         if (origin_status != 0)
             snprintf(prefix, sizeof(prefix), "anyedge; fwd=stale; fwd-status=%d", origin_status);
         else
@@ -273,6 +273,38 @@ int ae_cache_serve_stale_on_error(h2o_req_t *req, ae_site_t *site, h2o_iovec_t k
             return 0;
     }
     ae_store_read_end(reader, txn);
+    return -1;
+}
+
+/* ---- variants (RFC 9111 4.1) ---- */
+
+#define MAX_VARY_NAMES 16
+
+/* When the URL's record is a vary index: the key of the variant this request selects. */
+static h2o_iovec_t variant_key(h2o_req_t *req, h2o_iovec_t primary, const ae_record_t *index)
+{
+    h2o_iovec_t names[MAX_VARY_NAMES], block = index->headers, name, value;
+    size_t n = 0;
+    while (n != MAX_VARY_NAMES && ae_record_next_header(&block, &name, &value) == 0)
+        if (h2o_memis(name.base, name.len, H2O_STRLIT("vary")))
+            names[n++] = h2o_strdup(&req->pool, value.base, value.len);
+    h2o_iovec_t vary_key = ae_cache_vary_key(&req->pool, &req->headers, names, n);
+    return h2o_concat(&req->pool, primary, h2o_iovec_init(H2O_STRLIT("\n")), vary_key);
+}
+
+/* Looks up what the store holds for the request: the URL's record or, when the URL varies, the
+ * selected variant's (*key becomes the variant's key). Returns 0 if found. */
+static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t *key, ae_record_t *rec, const char **fwd)
+{
+    *key = primary;
+    if (ae_store_get(txn, primary, rec) != 0 || ae_writer_delete_pending(primary))
+        return -1;
+    if (!rec->is_vary_index)
+        return 0;
+    *key = variant_key(req, primary, rec);
+    if (ae_store_get(txn, *key, rec) == 0 && !rec->is_vary_index)
+        return 0;
+    *fwd = "vary-miss";
     return -1;
 }
 
@@ -294,7 +326,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     ae_record_t rec;
     const ae_record_t *stored = NULL;
 
-    h2o_iovec_t key = key_of(&req->pool, self->site, req->path);
+    h2o_iovec_t primary = key_of(&req->pool, self->site, req->path), key = primary;
     switch (ae_cache_classify_request(req->method, &req->headers)) {
     case AE_REQUEST_PASS_METHOD:
         ae_cache_set_status(req, "PASS", "anyedge; fwd=method");
@@ -303,7 +335,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         ae_origin_relay(req, self->site, on_unsafe_response, self->site);
         return 0;
     case AE_REQUEST_PASS_AUTHORIZED:
-        ae_fill_serve(req, &(ae_fill_request_t){self->site, key, AE_FILL_PRIVATE, "request", NULL});
+        ae_fill_serve(req, &(ae_fill_request_t){self->site, primary, primary, AE_FILL_PRIVATE, "request", NULL});
         return 0;
     case AE_REQUEST_LOOKUP:
         break;
@@ -311,9 +343,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     ae_cache_request_directives(&conf->policy, &req->headers, &directives);
     MDB_txn *txn = ae_store_read_begin(reader);
-    if (txn != NULL && ae_store_get(txn, key, &rec) == 0 && !ae_writer_delete_pending(key)) {
+    if (txn != NULL && lookup(req, txn, primary, &key, &rec, &fwd) == 0) {
         int64_t now = req->processed_at.at.tv_sec;
-        ae_fill_request_t refresh = {self->site, key, AE_FILL_SHARED, "stale", &rec};
+        ae_fill_request_t refresh = {self->site, key, primary, AE_FILL_SHARED, "stale", &rec};
         switch (ae_cache_select(&directives, &rec.freshness, now)) {
         case AE_USE_FRESH:
         case AE_USE_STALE_ALLOWED:
@@ -336,7 +368,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if (directives.cc.only_if_cached)
         send_only_if_cached_miss(req);
     else
-        ae_fill_serve(req, &(ae_fill_request_t){self->site, key, AE_FILL_SHARED, fwd, stored});
+        ae_fill_serve(req, &(ae_fill_request_t){self->site, key, primary, AE_FILL_SHARED, fwd, stored});
     if (txn != NULL)
         ae_store_read_end(reader, txn);
     return 0;

@@ -18,6 +18,8 @@
 #define FLAG_MUST_REVALIDATE 1u
 #define FLAG_NO_CACHE 2u
 #define FLAG_HEURISTIC 4u
+#define FLAG_VARY_INDEX 8u
+#define KNOWN_FLAGS (FLAG_MUST_REVALIDATE | FLAG_NO_CACHE | FLAG_HEURISTIC | FLAG_VARY_INDEX)
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -100,7 +102,8 @@ void ae_record_encode(const ae_record_t *rec, uint8_t *buf)
     put_u64(buf + 24, (uint64_t)f->lifetime);
     put_u64(buf + 32, (uint64_t)f->stale_while_revalidate);
     put_u64(buf + 40, (uint64_t)f->stale_if_error);
-    put_u32(buf + 48, (f->must_revalidate ? FLAG_MUST_REVALIDATE : 0) | (f->no_cache ? FLAG_NO_CACHE : 0) | (f->heuristic ? FLAG_HEURISTIC : 0));
+    put_u32(buf + 48, (f->must_revalidate ? FLAG_MUST_REVALIDATE : 0) | (f->no_cache ? FLAG_NO_CACHE : 0) | (f->heuristic ? FLAG_HEURISTIC : 0) |
+                          (rec->is_vary_index ? FLAG_VARY_INDEX : 0));
     put_u32(buf + 52, rec->chunk_count);
     put_u64(buf + 56, rec->body_size);
     put_u64(buf + 64, rec->body_id);
@@ -144,6 +147,7 @@ int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec)
 
     uint32_t flags = get_u32(bytes + 48);
     rec->status = get_u16(bytes + 6);
+    rec->is_vary_index = (flags & FLAG_VARY_INDEX) != 0;
     rec->freshness = (ae_freshness_t){.response_time = (int64_t)get_u64(bytes + 8),
                                       .initial_age = (int64_t)get_u64(bytes + 16),
                                       .lifetime = (int64_t)get_u64(bytes + 24),
@@ -161,7 +165,7 @@ int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec)
     rec->headers = h2o_iovec_init(p + key_len + reason_len, headers_len);
     rec->inline_body = h2o_iovec_init(p + covered - FIXED_SIZE, inline_len);
 
-    if (rec->status < 100 || rec->status > 999 || (flags & ~(FLAG_MUST_REVALIDATE | FLAG_NO_CACHE | FLAG_HEURISTIC)) != 0 ||
+    if (rec->status < 100 || rec->status > 999 || (flags & ~KNOWN_FLAGS) != 0 ||
         !headers_are_valid(rec->headers))
         return -1;
     if (rec->body_id == 0 ? (rec->chunk_count != 0 || rec->body_size != inline_len) : (inline_len != 0 || rec->chunk_count == 0))

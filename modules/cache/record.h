@@ -20,6 +20,10 @@
 
 typedef struct ae_record {
     int status;
+    /* A vary index: the record under a URL whose responses vary. Its headers are ("vary", NAME) for
+     * each field name the responses vary on, then ("variant", KEY) for each stored variant, oldest
+     * first; it has no body. The variants are records of their own. */
+    int is_vary_index;
     ae_freshness_t freshness;
     uint64_t body_size;
     uint64_t body_id;     /* chunk key prefix; 0 when the body is inline */

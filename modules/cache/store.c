@@ -176,7 +176,42 @@ static int delete_chunks(MDB_txn *txn, uint64_t body_id, uint32_t count)
     return 0;
 }
 
-/* Deletes the object record at k and its chunks, if it decodes; a damaged record is just deleted. */
+static int delete_object(MDB_txn *txn, MDB_val *k);
+
+static int delete_key(MDB_txn *txn, h2o_iovec_t key)
+{
+    uint8_t hash[KEY_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash};
+    hash_key(key, hash);
+    return delete_object(txn, &k);
+}
+
+/* The variants a vary index lists, copied out (deleting them moves the index's bytes). */
+static size_t list_variants(const ae_record_t *index, h2o_iovec_t *variants, size_t max)
+{
+    h2o_iovec_t block = index->headers, name, value;
+    size_t n = 0;
+    while (n != max && ae_record_next_header(&block, &name, &value) == 0)
+        if (h2o_memis(name.base, name.len, H2O_STRLIT("variant")))
+            variants[n++] = h2o_strdup(NULL, value.base, value.len);
+    return n;
+}
+
+static int delete_variants(MDB_txn *txn, const ae_record_t *index)
+{
+    h2o_iovec_t variants[AE_STORE_MAX_VARIANTS + 1];
+    size_t n = list_variants(index, variants, AE_STORE_MAX_VARIANTS + 1);
+    int rc = 0;
+    for (size_t i = 0; i != n; ++i) {
+        if (rc == 0)
+            rc = delete_key(txn, variants[i]);
+        free(variants[i].base);
+    }
+    return rc;
+}
+
+/* Deletes the object record at k and its chunks (or, for a vary index, its variants), if it
+ * decodes; a damaged record is just deleted. */
 static int delete_object(MDB_txn *txn, MDB_val *k)
 {
     MDB_val v;
@@ -184,8 +219,14 @@ static int delete_object(MDB_txn *txn, MDB_val *k)
     int rc;
     if ((rc = mdb_get(txn, objects_db, k, &v)) != 0)
         return rc == MDB_NOTFOUND ? 0 : rc;
-    if (ae_record_decode(v.mv_data, v.mv_size, &old) == 0 && old.body_id != 0 && (rc = delete_chunks(txn, old.body_id, old.chunk_count)) != 0)
-        return rc;
+    if (ae_record_decode(v.mv_data, v.mv_size, &old) == 0) {
+        if (old.is_vary_index)
+            rc = delete_variants(txn, &old);
+        else if (old.body_id != 0)
+            rc = delete_chunks(txn, old.body_id, old.chunk_count);
+        if (rc != 0)
+            return rc;
+    }
     return mdb_del(txn, objects_db, k, NULL);
 }
 
@@ -287,10 +328,62 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
 
 int ae_store_delete(MDB_txn *txn, h2o_iovec_t key)
 {
+    return delete_key(txn, key);
+}
+
+/* Writes the vary index of obj->primary: its names, then the variants (oldest first). */
+static int put_vary_index(MDB_txn *txn, ae_store_object_t *obj, h2o_iovec_t *variants, size_t n)
+{
     uint8_t hash[KEY_HASH_LEN];
-    MDB_val k = {sizeof(hash), hash};
-    hash_key(key, hash);
-    return delete_object(txn, &k);
+    MDB_val k = {sizeof(hash), hash}, v;
+    size_t len = obj->vary_names.len;
+    for (size_t i = 0; i != n; ++i)
+        len += ae_record_header_size(sizeof("variant") - 1, variants[i].len);
+    uint8_t *block = malloc(len), *dst = block + obj->vary_names.len;
+    memcpy(block, obj->vary_names.base, obj->vary_names.len);
+    for (size_t i = 0; i != n; ++i)
+        dst = ae_record_put_header(dst, h2o_iovec_init(H2O_STRLIT("variant")), variants[i]);
+
+    ae_record_t index = {.status = 200, .is_vary_index = 1, .key = obj->primary, .headers = h2o_iovec_init(block, len)};
+    hash_key(obj->primary, hash);
+    v.mv_size = ae_record_encoded_size(&index);
+    int rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE);
+    if (rc == 0)
+        ae_record_encode(&index, v.mv_data);
+    free(block);
+    return rc;
+}
+
+int ae_store_put_variant(MDB_txn *txn, ae_store_object_t *obj)
+{
+    h2o_iovec_t variants[AE_STORE_MAX_VARIANTS + 1];
+    size_t n = 0;
+    ae_record_t index;
+    int rc;
+
+    if ((rc = ae_store_put(txn, obj)) != 0)
+        return rc;
+    if (ae_store_get(txn, obj->primary, &index) == 0 && index.is_vary_index) {
+        h2o_iovec_t listed[AE_STORE_MAX_VARIANTS + 1];
+        size_t listed_n = list_variants(&index, listed, AE_STORE_MAX_VARIANTS);
+        for (size_t i = 0; i != listed_n; ++i) {
+            if (h2o_memis(listed[i].base, listed[i].len, obj->key.base, obj->key.len))
+                free(listed[i].base);
+            else
+                variants[n++] = listed[i];
+        }
+    } else if ((rc = delete_key(txn, obj->primary)) != 0) {
+        return rc; /* a response stored without Vary gives way to the variants */
+    }
+    variants[n++] = h2o_strdup(NULL, obj->key.base, obj->key.len);
+    size_t oldest = 0;
+    while (rc == 0 && n - oldest > AE_STORE_MAX_VARIANTS)
+        rc = delete_key(txn, variants[oldest++]);
+    if (rc == 0)
+        rc = put_vary_index(txn, obj, variants + oldest, n - oldest);
+    for (size_t i = 0; i != n; ++i)
+        free(variants[i].base);
+    return rc;
 }
 
 size_t ae_store_evict(MDB_txn *txn, size_t count)

@@ -39,12 +39,19 @@ typedef struct ae_store_object {
     h2o_iovec_t key;
     ae_record_t rec;  /* key, body_id, chunk_count and inline_body are filled in by ae_store_put */
     ae_body_t *body;
+    /* for a variant: the URL's key and the ("vary", NAME) header block of its vary index */
+    h2o_iovec_t primary, vary_names;
 } ae_store_object_t;
+
+#define AE_STORE_MAX_VARIANTS 8
 
 MDB_txn *ae_store_write_begin(void);
 /* Replaces the object under obj->key (and its old chunks); returns 0 or an LMDB error code. */
 int ae_store_put(MDB_txn *txn, ae_store_object_t *obj);
-/* Removes the object stored under `key`, if any; returns 0 or an LMDB error code. */
+/* Stores a variant (obj->primary and obj->vary_names set) and updates the URL's vary index; beyond
+ * AE_STORE_MAX_VARIANTS the oldest variant goes. Returns 0 or an LMDB error code. */
+int ae_store_put_variant(MDB_txn *txn, ae_store_object_t *obj);
+/* Removes the object stored under `key` (with all its variants), if any; returns 0 or an LMDB error code. */
 int ae_store_delete(MDB_txn *txn, h2o_iovec_t key);
 /* Removes about `count` objects from a random place in the key space; returns how many. */
 size_t ae_store_evict(MDB_txn *txn, size_t count);

@@ -83,7 +83,9 @@ static int write_batch(ae_write_job_t *jobs)
     if (txn == NULL)
         return MDB_PANIC;
     for (ae_write_job_t *job = jobs; job != NULL && rc == 0; job = job->next)
-        rc = job->obj.body != NULL ? ae_store_put(txn, &job->obj) : ae_store_delete(txn, job->obj.key);
+        rc = job->obj.body == NULL            ? ae_store_delete(txn, job->obj.key)
+             : job->obj.vary_names.len != 0 ? ae_store_put_variant(txn, &job->obj)
+                                            : ae_store_put(txn, &job->obj);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;

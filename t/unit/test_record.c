@@ -57,6 +57,20 @@ static void test_round_trip(void)
     free(buf);
 }
 
+static void test_vary_index(void)
+{
+    ae_record_t in = sample(), out;
+    size_t len;
+    in.is_vary_index = 1;
+    uint8_t *buf = encode(&in, &len);
+    ok(ae_record_decode(buf, len, &out) == 0 && out.is_vary_index, "a vary index keeps its flag");
+    free(buf);
+    in = sample();
+    buf = encode(&in, &len);
+    ok(ae_record_decode(buf, len, &out) == 0 && !out.is_vary_index, "a response is not a vary index");
+    free(buf);
+}
+
 static void test_chunked_body_fields(void)
 {
     ae_record_t in = sample(), out;
@@ -122,6 +136,7 @@ int main(void)
 {
     test_round_trip();
     test_chunked_body_fields();
+    test_vary_index();
     test_damage();
     test_chunk_keys_sort_in_order();
     return done_testing();
