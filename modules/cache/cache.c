@@ -131,6 +131,60 @@ static int set_negative_ttl(ae_config_t *cf, yaml_node_t *value, ae_site_t *site
     return 0;
 }
 
+static int set_key_query(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    static const char *const choices[] = {"keep", "sort", "ignore", NULL};
+    int choice;
+    if (ae_config_choice(cf, value, choices, &choice) != 0)
+        return -1;
+    site_conf(site)->key.query = (ae_key_query_t)choice;
+    return 0;
+}
+
+/* A list of names (or one name); lower-cased when `lower`. */
+static int set_names(ae_config_t *cf, yaml_node_t *value, void *_vector, int lower)
+{
+    H2O_VECTOR(h2o_iovec_t) *vector = _vector;
+    if (value->type == YAML_SCALAR_NODE) {
+        h2o_iovec_t name = h2o_strdup(NULL, (const char *)value->data.scalar.value, SIZE_MAX);
+        if (name.len == 0)
+            return ae_config_error(cf, value, "'%s': empty name", cf->key);
+        if (lower)
+            h2o_strtolower(name.base, name.len);
+        h2o_vector_reserve(NULL, vector, vector->size + 1);
+        vector->entries[vector->size++] = name;
+        return 0;
+    }
+    if (ae_config_expect(cf, value, YAML_SEQUENCE_NODE) != 0)
+        return -1;
+    AE_CONFIG_FOREACH_ITEM(&cf->doc, value, item)
+    {
+        if (ae_config_expect(cf, item, YAML_SCALAR_NODE) != 0 || set_names(cf, item, vector, lower) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_key_include_params(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_names(cf, value, &site_conf(site)->key.include_params, 0);
+}
+
+static int set_key_exclude_params(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_names(cf, value, &site_conf(site)->key.exclude_params, 0);
+}
+
+static int set_key_headers(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_names(cf, value, &site_conf(site)->key.headers, 1);
+}
+
+static int set_key_cookies(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_names(cf, value, &site_conf(site)->key.cookies, 0);
+}
+
 static int on_config_done(ae_config_t *cf, ae_server_t *srv)
 {
     for (size_t i = 0; i != srv->sites.size; ++i)
@@ -178,12 +232,28 @@ static void on_shutdown(ae_server_t *srv)
     ae_store_close();
 }
 
+static void free_names(void *_vector)
+{
+    H2O_VECTOR(h2o_iovec_t) *vector = _vector;
+    for (size_t i = 0; i != vector->size; ++i)
+        free(vector->entries[i].base);
+    free(vector->entries);
+}
+
 static void on_dispose(ae_server_t *srv)
 {
     free(conf.path);
     conf.path = NULL;
-    for (size_t i = 0; i != srv->sites.size; ++i)
-        free(srv->sites.entries[i]->conf[ae_cache_module.index]);
+    for (size_t i = 0; i != srv->sites.size; ++i) {
+        ae_cache_site_conf_t *sc = srv->sites.entries[i]->conf[ae_cache_module.index];
+        if (sc == NULL)
+            continue;
+        free_names(&sc->key.include_params);
+        free_names(&sc->key.exclude_params);
+        free_names(&sc->key.headers);
+        free_names(&sc->key.cookies);
+        free(sc);
+    }
 }
 
 uint64_t ae_cache_max_object_size(void)
@@ -206,6 +276,11 @@ static const ae_directive_t directives[] = {
     {"cache.heuristic-max", AE_SCOPE_SITE, set_heuristic_max},
     {"cache.negative-ttl", AE_SCOPE_SITE, set_negative_ttl},
     {"cache.grace", AE_SCOPE_SITE, set_grace},
+    {"cache.key.query", AE_SCOPE_SITE, set_key_query},
+    {"cache.key.include-params", AE_SCOPE_SITE, set_key_include_params},
+    {"cache.key.exclude-params", AE_SCOPE_SITE, set_key_exclude_params},
+    {"cache.key.headers", AE_SCOPE_SITE, set_key_headers},
+    {"cache.key.cookies", AE_SCOPE_SITE, set_key_cookies},
     {NULL},
 };
 

@@ -5,6 +5,7 @@
 #ifndef ANYEDGE_CACHE_H
 #define ANYEDGE_CACHE_H
 
+#include "modules/cache/key.h"
 #include "modules/cache/policy.h"
 #include "modules/cache/store.h"
 #include "server/server.h"
@@ -12,6 +13,7 @@
 /* The `cache:` mapping of a site. */
 typedef struct ae_cache_site_conf {
     ae_policy_conf_t policy;
+    ae_key_conf_t key;
     int64_t grace; /* seconds a stale copy may be served when the origin fails */
 } ae_cache_site_conf_t;
 

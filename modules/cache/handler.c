@@ -213,9 +213,9 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
 
 /* ---- invalidation (RFC 9111 4.4) ---- */
 
-static h2o_iovec_t key_of(h2o_mem_pool_t *pool, ae_site_t *site, h2o_iovec_t path)
+static h2o_iovec_t key_of(h2o_req_t *req, ae_site_t *site, h2o_iovec_t path)
 {
-    return h2o_concat(pool, h2o_iovec_init(site->host, strlen(site->host)), path);
+    return ae_cache_key(&req->pool, &ae_cache_site_conf(site)->key, site->host, path, &req->headers);
 }
 
 /* The path of a Location or Content-Location value when it points into this site, else {NULL}. */
@@ -240,12 +240,12 @@ static void on_unsafe_response(void *_site, h2o_req_t *req, int status, const h2
 
     if (status < 200 || status >= 400)
         return;
-    ae_writer_submit_delete(key_of(&req->pool, site, req->path));
+    ae_writer_submit_delete(key_of(req, site, req->path));
     for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i) {
         ssize_t at = h2o_find_header(headers, names[i], -1);
         h2o_iovec_t path = at != -1 ? same_site_path(site, headers->entries[at].value) : h2o_iovec_init(NULL, 0);
         if (path.base != NULL)
-            ae_writer_submit_delete(key_of(&req->pool, site, path));
+            ae_writer_submit_delete(key_of(req, site, path));
     }
 }
 
@@ -326,7 +326,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     ae_record_t rec;
     const ae_record_t *stored = NULL;
 
-    h2o_iovec_t primary = key_of(&req->pool, self->site, req->path), key = primary;
+    h2o_iovec_t primary = key_of(req, self->site, req->path), key = primary;
     switch (ae_cache_classify_request(req->method, &req->headers)) {
     case AE_REQUEST_PASS_METHOD:
         ae_cache_set_status(req, "PASS", "anyedge; fwd=method");
