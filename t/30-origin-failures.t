@@ -44,6 +44,10 @@ my @ERRORS = (
     [ 'connection reset' => 'example.test', '/reset?break=reset', 502, qr/./, 5 ],
     [ 'closed without a response' => 'example.test', '/closed?break=close', 502, qr/./, 5 ],
     [ 'malformed response' => 'example.test', '/garbage?break=garbage', 502, qr/malformed/, 5 ],
+    # framing that an HTTP/1.1 client must refuse (RFC 9112 6.3): the origin adds a second
+    # Content-Length to its own, invalid or different
+    [ 'invalid Content-Length' => 'example.test', '/bad-length?h=Content-Length:%20abc', 502, qr/malformed/, 5 ],
+    [ 'conflicting Content-Lengths' => 'example.test', '/two-lengths?h=Content-Length:%209999', 502, qr/malformed/, 5 ],
 );
 for my $case (@ERRORS) {
     my ($name, $host, $path, $status, $body_re, $max_time) = @$case;

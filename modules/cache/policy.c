@@ -6,6 +6,7 @@
  * are in conditional.c. Pure functions of their arguments, no allocation: parsed values (field
  * lists) point into the header values they came from. Any thread.
  */
+#include <ctype.h>
 #include <string.h>
 #include "modules/cache/policy.h"
 
@@ -76,52 +77,6 @@ static int has_header(const h2o_headers_t *headers, const char *name)
 }
 
 /* ---- HTTP-dates (RFC 9110 5.6.7) ---- */
-
-static int month_of(const char *s)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    for (int i = 0; i != 12; ++i)
-        if (memcmp(months + i * 3, s, 3) == 0)
-            return i;
-    return -1;
-}
-
-time_t ae_http_date_parse(const char *s, size_t len)
-{
-    char buf[64], month[4];
-    struct tm tm = {0};
-    int consumed = 0;
-
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    const char *comma = strchr(buf, ',');
-    if (comma != NULL) {
-        /* IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" or RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" */
-        if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, month, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
-                   &tm.tm_sec, &consumed) != 6 &&
-            sscanf(comma + 1, " %2d-%3s-%2d %2d:%2d:%2d GMT%n", &tm.tm_mday, month, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
-                   &tm.tm_sec, &consumed) != 6)
-            return -1;
-        if (comma[1 + consumed] != '\0')
-            return -1;
-        if (tm.tm_year < 100)
-            tm.tm_year += tm.tm_year < 70 ? 2000 : 1900;
-    } else {
-        /* asctime "Sun Nov  6 08:49:37 1994" */
-        char wday[4];
-        if (sscanf(buf, "%3s %3s %2d %2d:%2d:%2d %4d%n", wday, month, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tm.tm_year,
-                   &consumed) != 7 ||
-            buf[consumed] != '\0')
-            return -1;
-    }
-    if ((tm.tm_mon = month_of(month)) < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
-        return -1;
-    tm.tm_year -= 1900;
-    return timegm(&tm);
-}
 
 /* The date of the first `name` header, or -1. */
 static int64_t header_date(const h2o_headers_t *headers, const char *name)
@@ -333,11 +288,49 @@ static int parse_surrogate_control(const h2o_headers_t *headers, ae_cache_contro
     return 1;
 }
 
-/* The directives this cache obeys for a response. The first non-empty field targeting it replaces
- * Cache-Control and Expires (RFC 9213 2.1); returns 1 when one did. */
+/* Is `element` a Structured Field dictionary member (RFC 8941 3.2), with an integer where RFC 9111
+ * wants delta-seconds? Parameters after ';' are not checked. */
+static int is_valid_sf_member(h2o_iovec_t element)
+{
+    const char *semi = memchr(element.base, ';', element.len);
+    size_t len = semi != NULL ? (size_t)(semi - element.base) : element.len, i = 0;
+    const char *p = element.base;
+    if (len == 0 || !((p[0] >= 'a' && p[0] <= 'z') || p[0] == '*'))
+        return 0;
+    while (i != len && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || strchr("_-.*", p[i]) != NULL))
+        ++i;
+    h2o_iovec_t key = h2o_iovec_init(p, i);
+    if (i == len)
+        return 1; /* a boolean true */
+    if (p[i++] != '=' || i == len)
+        return 0;
+    h2o_iovec_t value = h2o_iovec_init(p + i, len - i);
+    int is_integer = 1;
+    for (size_t j = value.base[0] == '-' ? 1 : 0; j != value.len; ++j)
+        is_integer &= value.base[j] >= '0' && value.base[j] <= '9';
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("max-age")) || h2o_memis(key.base, key.len, H2O_STRLIT("s-maxage")) ||
+        h2o_memis(key.base, key.len, H2O_STRLIT("stale-while-revalidate")) || h2o_memis(key.base, key.len, H2O_STRLIT("stale-if-error")))
+        return is_integer && value.len <= 15;
+    return is_integer || value.base[0] == '"' || value.base[0] == '?' || value.base[0] == '*' || isalpha((unsigned char)value.base[0]);
+}
+
+/* A targeted field that is present and a valid Structured Field dictionary; an invalid one is
+ * ignored as a whole (RFC 9213 2.1). */
+static int parse_targeted(const h2o_headers_t *headers, const char *name, ae_cache_control_t *cc)
+{
+    ae_cache_field_iter_t iter = ae_cache_field_iter(headers, name, AE_CACHE_QUOTED_STRINGS);
+    h2o_iovec_t element;
+    while (ae_cache_field_next(&iter, &element))
+        if (!is_valid_sf_member(element))
+            return 0;
+    return parse_directives(headers, name, cc) != 0;
+}
+
+/* The directives this cache obeys for a response. The first non-empty, valid field targeting it
+ * replaces Cache-Control and Expires (RFC 9213 2.1); returns 1 when one did. */
 static int response_directives(const ae_policy_conf_t *conf, const h2o_headers_t *headers, ae_cache_control_t *cc)
 {
-    if (parse_directives(headers, ANYEDGE_CACHE_CONTROL, cc) != 0 || parse_directives(headers, CDN_CACHE_CONTROL, cc) != 0 ||
+    if (parse_targeted(headers, ANYEDGE_CACHE_CONTROL, cc) || parse_targeted(headers, CDN_CACHE_CONTROL, cc) ||
         (conf->honour_surrogate_control && parse_surrogate_control(headers, cc)))
         return 1;
     cache_control_or_pragma(headers, cc);
@@ -459,11 +452,17 @@ static int64_t freshness_lifetime(const ae_policy_conf_t *conf, int status, cons
     return lifetime;
 }
 
-/* The first Age header, 0 when absent or invalid. */
+/* The Age: the first value of the first Age line ("7200, 0" is 7200), 0 when absent or invalid. */
 static int64_t age_value(const h2o_headers_t *headers)
 {
     ssize_t i = h2o_find_header_by_str(headers, H2O_STRLIT("age"), -1);
-    int64_t age = i == -1 ? AE_CC_ABSENT : parse_delta_seconds(headers->entries[i].value);
+    if (i == -1)
+        return 0;
+    h2o_iovec_t value = headers->entries[i].value;
+    const char *comma = memchr(value.base, ',', value.len);
+    if (comma != NULL)
+        value.len = comma - value.base;
+    int64_t age = parse_delta_seconds(ae_cache_trim_ows(value));
     return age == AE_CC_ABSENT ? 0 : age;
 }
 

@@ -1,15 +1,30 @@
 /*
- * One exchange with an origin over h2o's HTTP/1 client and the site's keep-alive pool: sends the
- * request, takes the response head, and collects the body into an ae_body_t as it arrives. Three
+ * One HTTP/1.1 exchange with an origin over the site's keep-alive pool: sends the request, parses the
+ * response head (with the library's picohttpparser), decides its framing as RFC 9112 6.3 says (an
+ * invalid or conflicting Content-Length is malformed), and collects the body into an ae_body_t as it arrives. Three
  * timers bound the phases (connect, first byte, idle between reads); every way the exchange can end
- * is reported once through on_end with an ae_fetch_result_t.
+ * is reported once through on_end with an ae_fetch_result_t. A malformed response is an error of the
+ * exchange, never of the process.
  *
  * Worker threads only: a fetch lives on the event loop of the worker that started it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include "modules/origin/chunked.h"
 #include "modules/origin/origin.h"
-#include "server/log.h"
+
+#define MAX_HEAD_SIZE (64 * 1024)
+#define MAX_HEADERS 100
+
+/* From picohttpparser, which libh2o carries and exports. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_response(const char *buf, size_t len, int *minor_version, int *status, const char **msg, size_t *msg_len,
+                       struct phr_header *headers, size_t *num_headers, size_t last_len);
 
 static const char *result_texts[] = {
     [AE_FETCH_OK] = "complete",
@@ -27,11 +42,33 @@ const char *ae_fetch_result_text(ae_fetch_result_t result)
     return result_texts[result];
 }
 
-static void finish(ae_fetch_t *fetch, ae_fetch_result_t result)
+/* ---- ending an exchange ---- */
+
+static void release_connection(ae_fetch_t *fetch, int reusable)
+{
+    h2o_socket_t *sock = fetch->_sock;
+    fetch->_sock = NULL;
+    if (fetch->_connect_req != NULL) {
+        h2o_socketpool_cancel_connect(fetch->_connect_req);
+        fetch->_connect_req = NULL;
+    }
+    if (sock == NULL)
+        return;
+    h2o_socket_read_stop(sock);
+    if (reusable && sock->input->size == 0 && !h2o_socket_is_writing(sock))
+        h2o_socketpool_return(&fetch->_link->pool, sock); /* closes our handle; the pool keeps the connection */
+    else
+        h2o_socket_close(sock);
+}
+
+static void finish(ae_fetch_t *fetch, ae_fetch_result_t result, const char *errstr)
 {
     ae_thread_t *thread = fetch->_link->thread;
     if (h2o_timeout_is_linked(&fetch->_timer))
         h2o_timeout_unlink(&fetch->_timer);
+    release_connection(fetch, result == AE_FETCH_OK && fetch->_keepalive);
+    if (fetch->errstr == NULL)
+        fetch->errstr = errstr;
     if (!fetch->_cancelled)
         fetch->_cb->on_end(fetch, result);
     if (fetch->body != NULL)
@@ -40,6 +77,20 @@ static void finish(ae_fetch_t *fetch, ae_fetch_result_t result)
     free(fetch);
     ae_thread_release(thread);
 }
+
+/* Runs a user callback; returns -1 when the user cancelled the exchange from inside it (it is then ended). */
+static int call_user(ae_fetch_t *fetch, void (*cb)(ae_fetch_t *))
+{
+    fetch->_in_user_callback = 1;
+    cb(fetch);
+    fetch->_in_user_callback = 0;
+    if (!fetch->_cancelled)
+        return 0;
+    finish(fetch, AE_FETCH_TRUNCATED, NULL);
+    return -1;
+}
+
+/* ---- timers ---- */
 
 static void arm_timer(ae_fetch_t *fetch, h2o_timeout_t *timeout, h2o_timeout_cb cb)
 {
@@ -54,139 +105,217 @@ static ae_fetch_t *fetch_of_timer(h2o_timeout_entry_t *entry)
     return H2O_STRUCT_FROM_MEMBER(ae_fetch_t, _timer, entry);
 }
 
-static void abort_with(ae_fetch_t *fetch, ae_fetch_result_t result)
-{
-    h2o_http1client_cancel(fetch->_client);
-    fetch->_client = NULL;
-    fetch->errstr = ae_fetch_result_text(result);
-    finish(fetch, result);
-}
-
 static void on_connect_timeout(h2o_timeout_entry_t *entry)
 {
-    abort_with(fetch_of_timer(entry), AE_FETCH_CONNECT_TIMEOUT);
+    finish(fetch_of_timer(entry), AE_FETCH_CONNECT_TIMEOUT, "no connection within the connect timeout");
 }
 
 static void on_first_byte_timeout(h2o_timeout_entry_t *entry)
 {
-    abort_with(fetch_of_timer(entry), AE_FETCH_FIRST_BYTE_TIMEOUT);
+    finish(fetch_of_timer(entry), AE_FETCH_FIRST_BYTE_TIMEOUT, "no response head within the first-byte timeout");
 }
 
 static void on_idle_timeout(h2o_timeout_entry_t *entry)
 {
-    abort_with(fetch_of_timer(entry), AE_FETCH_IDLE_TIMEOUT);
+    finish(fetch_of_timer(entry), AE_FETCH_IDLE_TIMEOUT, "no body bytes within the idle timeout");
 }
 
-/* The client calls back; h2o closes or pools the connection itself once we return an end. */
-static int on_body(h2o_http1client_t *client, const char *errstr)
+/* ---- the body ---- */
+
+/* Takes what the socket read into the body, per the framing; returns 1 once the body is complete,
+ * 0 for more, -1 if it is malformed. */
+static int take_body(ae_fetch_t *fetch)
 {
-    ae_fetch_t *fetch = client->data;
-    h2o_buffer_t **input = &client->sock->input;
+    h2o_buffer_t *input = fetch->_sock->input;
+    size_t len = input->size, consumed = len;
 
-    ae_body_append(fetch->body, (*input)->bytes, (*input)->size);
-    h2o_buffer_consume(input, (*input)->size);
-
-    if (errstr == NULL) {
-        arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
-        fetch->_in_client_callback = 1;
-        fetch->_cb->on_body(fetch);
-        fetch->_in_client_callback = 0;
-        if (fetch->_cancelled) {
-            finish(fetch, AE_FETCH_TRUNCATED);
-            return -1;
+    switch (fetch->_framing) {
+    case AE_FRAMING_LENGTH:
+        if (len >= fetch->_bytes_left) {
+            fetch->_keepalive &= len == fetch->_bytes_left; /* bytes past the body: do not reuse */
+            len = fetch->_bytes_left;
         }
+        fetch->_bytes_left -= len;
+        ae_body_append(fetch->body, input->bytes, len);
+        h2o_buffer_consume(&fetch->_sock->input, input->size);
+        return fetch->_bytes_left == 0;
+    case AE_FRAMING_CHUNKED: {
+        ae_chunked_result_t r = ae_chunked_decode(&fetch->_chunked, input->bytes, &len, &consumed);
+        if (r == AE_CHUNKED_ERROR)
+            return -1;
+        ae_body_append(fetch->body, input->bytes, len);
+        fetch->_keepalive &= consumed == input->size;
+        h2o_buffer_consume(&fetch->_sock->input, input->size);
+        return r == AE_CHUNKED_DONE;
+    }
+    default: /* until the origin closes */
+        ae_body_append(fetch->body, input->bytes, len);
+        h2o_buffer_consume(&fetch->_sock->input, input->size);
         return 0;
     }
+}
 
-    fetch->_client = NULL;
-    if (errstr == h2o_http1client_error_is_eos) {
-        /* h2o also reports a chunked body whose connection closed between chunks as complete */
-        if (fetch->_is_chunked && client->sock->bytes_read == 0) {
-            fetch->errstr = "connection closed before the last chunk";
-            finish(fetch, AE_FETCH_TRUNCATED);
-        } else {
-            finish(fetch, AE_FETCH_OK);
+static void on_body_read(h2o_socket_t *sock, const char *err)
+{
+    ae_fetch_t *fetch = sock->data;
+    int done;
+
+    if (err != NULL) {
+        if (fetch->_framing != AE_FRAMING_UNTIL_CLOSE || err != h2o_socket_error_closed) {
+            finish(fetch, AE_FETCH_TRUNCATED, err);
+            return;
         }
+        /* the close ends a body without length: what came with it is the last of it */
+        if (sock->input->size != 0) {
+            take_body(fetch);
+            if (call_user(fetch, fetch->_cb->on_body) != 0)
+                return;
+        }
+        finish(fetch, AE_FETCH_OK, NULL);
+        return;
+    }
+    if ((done = take_body(fetch)) < 0) {
+        finish(fetch, AE_FETCH_TRUNCATED, "malformed chunked body");
+        return;
+    }
+    if (call_user(fetch, fetch->_cb->on_body) != 0)
+        return;
+    if (done)
+        finish(fetch, AE_FETCH_OK, NULL);
+    else
+        arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
+}
+
+/* ---- the head ---- */
+
+static int is_token_list_value(h2o_iovec_t value, const char *token)
+{
+    return h2o_contains_token(value.base, value.len, token, strlen(token), ',');
+}
+
+/* RFC 9112 6.3: how the body is delimited; -1 for framing that cannot be trusted. */
+static int decide_framing(ae_fetch_t *fetch, int status)
+{
+    ssize_t te = h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, -1);
+    size_t length = SIZE_MAX;
+
+    for (ssize_t i = -1; (i = h2o_find_header(&fetch->headers, H2O_TOKEN_CONTENT_LENGTH, i)) != -1;) {
+        h2o_iovec_t v = fetch->headers.entries[i].value;
+        size_t this_length = h2o_strtosize(v.base, v.len);
+        if (this_length == SIZE_MAX || (length != SIZE_MAX && this_length != length))
+            return -1; /* invalid, or several that differ */
+        length = this_length;
+    }
+    if (fetch->_is_head || (status >= 100 && status < 200) || status == 204 || status == 304) {
+        fetch->_framing = AE_FRAMING_NONE;
+    } else if (te != -1) {
+        h2o_iovec_t v = fetch->headers.entries[te].value;
+        if (h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, te) == -1 && h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked"))) {
+            fetch->_framing = AE_FRAMING_CHUNKED;
+            fetch->_keepalive &= length == SIZE_MAX; /* both: RFC 9112 6.3 says close after */
+        } else {
+            fetch->_framing = AE_FRAMING_UNTIL_CLOSE; /* chunked is not the final coding: RFC 9112 6.3 */
+            fetch->_keepalive = 0;
+        }
+        length = SIZE_MAX;
+    } else if (length != SIZE_MAX) {
+        fetch->_framing = AE_FRAMING_LENGTH;
+        fetch->_bytes_left = length;
     } else {
-        fetch->errstr = errstr;
-        finish(fetch, AE_FETCH_TRUNCATED);
+        fetch->_framing = AE_FRAMING_UNTIL_CLOSE;
+        fetch->_keepalive = 0;
     }
-    return -1;
+    fetch->body = ae_body_new(fetch->_framing == AE_FRAMING_NONE ? 0 : length);
+    return 0;
 }
 
-static void copy_headers(ae_fetch_t *fetch, const h2o_header_t *headers, size_t num_headers)
+static void keep_head(ae_fetch_t *fetch, int minor_version, int status, const char *msg, size_t msg_len, struct phr_header *headers,
+                      size_t num_headers)
 {
-    for (size_t i = 0; i != num_headers; ++i) {
-        const h2o_header_t *src = &headers[i];
-        h2o_iovec_t value = h2o_strdup(&fetch->pool, src->value.base, src->value.len);
-        const char *orig_name = src->orig_name != NULL ? h2o_strdup(&fetch->pool, src->orig_name, src->name->len).base : NULL;
-        if (h2o_iovec_is_token(src->name)) {
-            h2o_add_header(&fetch->pool, &fetch->headers, H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, src->name), orig_name, value.base,
-                           value.len);
-        } else {
-            h2o_iovec_t name = h2o_strdup(&fetch->pool, src->name->base, src->name->len);
-            h2o_add_header_by_str(&fetch->pool, &fetch->headers, name.base, name.len, 0, orig_name, value.base, value.len);
-        }
-        if (src->name == &H2O_TOKEN_TRANSFER_ENCODING->buf)
-            fetch->_is_chunked = 1;
-    }
-}
-
-static size_t content_length(const h2o_headers_t *headers)
-{
-    ssize_t i = h2o_find_header(headers, H2O_TOKEN_CONTENT_LENGTH, -1);
-    if (i == -1 || h2o_find_header(headers, H2O_TOKEN_TRANSFER_ENCODING, -1) != -1)
-        return SIZE_MAX;
-    return h2o_strtosize(headers->entries[i].value.base, headers->entries[i].value.len);
-}
-
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status, h2o_iovec_t msg,
-                                       h2o_header_t *headers, size_t num_headers, int rlen)
-{
-    ae_fetch_t *fetch = client->data;
-
-    if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
-        fetch->_client = NULL;
-        fetch->errstr = errstr;
-        finish(fetch, strstr(errstr, "I/O error") != NULL ? AE_FETCH_CLOSED_BEFORE_RESPONSE
-                      : strstr(errstr, "timeout") != NULL   ? AE_FETCH_FIRST_BYTE_TIMEOUT
-                                                            : AE_FETCH_MALFORMED);
-        return NULL;
-    }
-
     fetch->status = status;
-    fetch->reason = h2o_strdup(&fetch->pool, msg.base, msg.len).base;
-    copy_headers(fetch, headers, num_headers);
-    fetch->body = ae_body_new(content_length(&fetch->headers));
-    fetch->_in_client_callback = 1;
-    fetch->_cb->on_head(fetch);
-    fetch->_in_client_callback = 0;
-
-    if (errstr == h2o_http1client_error_is_eos || fetch->_cancelled) {
-        fetch->_client = NULL;
-        finish(fetch, fetch->_cancelled ? AE_FETCH_TRUNCATED : AE_FETCH_OK);
-        return NULL;
+    fetch->reason = h2o_strdup(&fetch->pool, msg, msg_len).base;
+    fetch->_keepalive = minor_version >= 1;
+    for (size_t i = 0; i != num_headers; ++i) {
+        h2o_iovec_t name = h2o_strdup(&fetch->pool, headers[i].name, headers[i].name_len);
+        const char *orig_name = h2o_strdup(&fetch->pool, headers[i].name, headers[i].name_len).base;
+        h2o_iovec_t value = h2o_strdup(&fetch->pool, headers[i].value, headers[i].value_len);
+        h2o_strtolower(name.base, name.len);
+        h2o_add_header_by_str(&fetch->pool, &fetch->headers, name.base, name.len, 1, orig_name, value.base, value.len);
+        if (h2o_memis(name.base, name.len, H2O_STRLIT("connection")))
+            fetch->_keepalive = minor_version >= 1 ? !is_token_list_value(value, "close") : is_token_list_value(value, "keep-alive");
     }
-    arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
-    return on_body;
 }
 
-static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs, size_t *reqbufcnt,
-                                          int *method_is_head)
+static void on_head_read(h2o_socket_t *sock, const char *err)
 {
-    ae_fetch_t *fetch = client->data;
+    ae_fetch_t *fetch = sock->data;
+    struct phr_header headers[MAX_HEADERS];
+    size_t num_headers, msg_len;
+    int minor_version, status, head_len;
+    const char *msg;
 
-    if (errstr != NULL) {
-        fetch->_client = NULL;
-        fetch->errstr = errstr;
-        finish(fetch, strstr(errstr, "timeout") != NULL ? AE_FETCH_CONNECT_TIMEOUT : AE_FETCH_CONNECT_FAILED);
-        return NULL;
+    if (err != NULL) {
+        finish(fetch, AE_FETCH_CLOSED_BEFORE_RESPONSE, err);
+        return;
     }
-    *reqbufs = fetch->_request;
-    *reqbufcnt = fetch->_request[1].len != 0 ? 2 : 1;
-    *method_is_head = fetch->_is_head;
+    while (1) {
+        num_headers = MAX_HEADERS;
+        head_len = phr_parse_response(sock->input->bytes, sock->input->size, &minor_version, &status, &msg, &msg_len, headers, &num_headers, 0);
+        if (head_len == -2 && sock->input->size < MAX_HEAD_SIZE)
+            return; /* more to come */
+        if (head_len < 0 || status < 100 || status > 999 || status == 101) {
+            finish(fetch, AE_FETCH_MALFORMED, head_len == -2 ? "response head too large" : "unparsable response head");
+            return;
+        }
+        if (status >= 200)
+            break;
+        h2o_buffer_consume(&sock->input, head_len); /* an interim response: the final one follows */
+    }
+
+    keep_head(fetch, minor_version, status, msg, msg_len, headers, num_headers);
+    h2o_buffer_consume(&sock->input, head_len);
+    if (decide_framing(fetch, status) != 0) {
+        finish(fetch, AE_FETCH_MALFORMED, "invalid or conflicting Content-Length");
+        return;
+    }
+    if (call_user(fetch, fetch->_cb->on_head) != 0)
+        return;
+    if (fetch->_framing == AE_FRAMING_NONE) {
+        finish(fetch, AE_FETCH_OK, NULL);
+        return;
+    }
+    h2o_socket_read_start(sock, on_body_read);
+    if (sock->input->size != 0 || fetch->_bytes_left == 0)
+        on_body_read(sock, NULL);
+    else
+        arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
+}
+
+/* ---- connecting and sending ---- */
+
+static void on_request_written(h2o_socket_t *sock, const char *err)
+{
+    ae_fetch_t *fetch = sock->data;
+    if (err != NULL) {
+        finish(fetch, AE_FETCH_CLOSED_BEFORE_RESPONSE, err);
+        return;
+    }
+    h2o_socket_read_start(sock, on_head_read);
+}
+
+static void on_connect(h2o_socket_t *sock, const char *errstr, void *data)
+{
+    ae_fetch_t *fetch = data;
+
+    fetch->_connect_req = NULL;
+    if (sock == NULL) {
+        finish(fetch, AE_FETCH_CONNECT_FAILED, errstr);
+        return;
+    }
+    fetch->_sock = sock;
+    sock->data = fetch;
     arm_timer(fetch, &fetch->_link->first_byte_timeout, on_first_byte_timeout);
-    return on_head;
+    h2o_socket_write(sock, fetch->_request, fetch->_request[1].len != 0 ? 2 : 1, on_request_written);
 }
 
 void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head, h2o_iovec_t body, int is_head,
@@ -205,15 +334,13 @@ void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head,
 
     *slot = fetch; /* before connecting: a refused connection may end the exchange at once */
     arm_timer(fetch, &link->connect_timeout, on_connect_timeout);
-    h2o_http1client_connect_with_pool(&fetch->_client, fetch, &link->client_ctx, &link->pool, on_connect);
+    h2o_socketpool_connect(&fetch->_connect_req, &link->pool, link->thread->loop, &link->thread->ctx.receivers.hostinfo_getaddr, on_connect,
+                           fetch);
 }
 
 void ae_fetch_cancel(ae_fetch_t *fetch)
 {
     fetch->_cancelled = 1;
-    if (fetch->_in_client_callback)
-        return; /* the client callback that is running ends the exchange when it returns */
-    h2o_http1client_cancel(fetch->_client);
-    fetch->_client = NULL;
-    finish(fetch, AE_FETCH_TRUNCATED);
+    if (!fetch->_in_user_callback)
+        finish(fetch, AE_FETCH_TRUNCATED, NULL);
 }

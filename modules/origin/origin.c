@@ -122,12 +122,6 @@ static int on_init(ae_server_t *srv)
     return 0;
 }
 
-static uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t m = a > b ? a : b;
-    return m > c ? m : c;
-}
-
 static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
 {
     ae_origin_link_t *links = calloc(srv->sites.size, sizeof(*links));
@@ -136,16 +130,11 @@ static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
         const ae_origin_conf_t *conf = srv->sites.entries[i]->conf[ae_origin_module.index];
         link->thread = t;
         link->conf = conf;
-        /* our own timers end each phase; h2o's I/O timeout is only a backstop behind them */
-        h2o_timeout_init(t->loop, &link->io_timeout,
-                         max3(conf->connect_timeout_ms, conf->first_byte_timeout_ms, conf->idle_timeout_ms) + 1000);
         h2o_timeout_init(t->loop, &link->connect_timeout, conf->connect_timeout_ms);
         h2o_timeout_init(t->loop, &link->first_byte_timeout, conf->first_byte_timeout_ms);
         h2o_timeout_init(t->loop, &link->idle_timeout, conf->idle_timeout_ms);
         h2o_socketpool_init_by_address(&link->pool, (struct sockaddr *)&conf->addr, conf->addrlen, 0, POOL_CAPACITY);
         h2o_socketpool_set_timeout(&link->pool, t->loop, POOL_IDLE_MS);
-        link->client_ctx = (h2o_http1client_ctx_t){
-            .loop = t->loop, .getaddr_receiver = &t->ctx.receivers.hostinfo_getaddr, .io_timeout = &link->io_timeout};
     }
     t->module_data[ae_origin_module.index] = links;
 }
@@ -158,7 +147,6 @@ static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
     for (size_t i = 0; i != srv->sites.size; ++i) {
         ae_origin_link_t *link = &links[i];
         h2o_socketpool_dispose(&link->pool);
-        h2o_timeout_dispose(t->loop, &link->io_timeout);
         h2o_timeout_dispose(t->loop, &link->connect_timeout);
         h2o_timeout_dispose(t->loop, &link->first_byte_timeout);
         h2o_timeout_dispose(t->loop, &link->idle_timeout);

@@ -1,6 +1,6 @@
 /*
  * The origin module's interface for other modules: a site's origin settings, one exchange with the
- * origin (ae_fetch_t, fetch.c), and the relay that streams an exchange to a client request and
+ * origin (ae_fetch_t, fetch.c, our own HTTP/1.1 client on h2o's sockets and pool), and the relay that streams an exchange to a client request and
  * lets an observer (the cache) keep the response (relay.c).
  *
  * Everything here runs on worker threads, on the thread that owns the request.
@@ -9,6 +9,7 @@
 #define ANYEDGE_ORIGIN_H
 
 #include "modules/origin/body.h"
+#include "modules/origin/chunked.h"
 #include "server/server.h"
 
 extern ae_module_t ae_origin_module;
@@ -26,8 +27,7 @@ typedef struct ae_origin_link {
     ae_thread_t *thread;
     const ae_origin_conf_t *conf;
     h2o_socketpool_t pool;
-    h2o_http1client_ctx_t client_ctx;
-    h2o_timeout_t io_timeout, connect_timeout, first_byte_timeout, idle_timeout;
+    h2o_timeout_t connect_timeout, first_byte_timeout, idle_timeout;
 } ae_origin_link_t;
 
 ae_origin_link_t *ae_origin_link(ae_thread_t *thread, ae_site_t *site);
@@ -64,10 +64,14 @@ struct ae_fetch {
     /* private to fetch.c */
     const ae_fetch_callbacks_t *_cb;
     ae_origin_link_t *_link;
-    h2o_http1client_t *_client;
+    h2o_socketpool_connect_request_t *_connect_req;
+    h2o_socket_t *_sock;
     h2o_timeout_entry_t _timer;
     h2o_iovec_t _request[2];
-    int _is_head, _is_chunked, _in_client_callback, _cancelled;
+    enum { AE_FRAMING_NONE, AE_FRAMING_LENGTH, AE_FRAMING_CHUNKED, AE_FRAMING_UNTIL_CLOSE } _framing;
+    size_t _bytes_left;
+    ae_chunked_decoder_t _chunked;
+    int _is_head, _keepalive, _in_user_callback, _cancelled;
 };
 
 /* Sends request bytes (head, body) to the site's origin; the bytes are copied. *slot is set before

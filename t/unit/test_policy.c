@@ -211,6 +211,10 @@ static void test_targeted(void)
     ok(d.store && d.freshness.lifetime == 600, "CDN-Cache-Control replaces Cache-Control");
     d = decide(200, make_headers("cache-control", "max-age=60", "cdn-cache-control", "no-store", NULL));
     ok(refused(d, "no-store"), "CDN-Cache-Control: no-store refuses what Cache-Control allows");
+    d = decide(200, make_headers("cache-control", "no-store", "cdn-cache-control", "max-age=600, &&&&&", NULL));
+    ok(refused(d, "no-store"), "an invalid CDN-Cache-Control (not a dictionary) is ignored as a whole");
+    d = decide(200, make_headers("cache-control", "no-store", "cdn-cache-control", "max-age=\"600\"", NULL));
+    ok(refused(d, "no-store"), "an invalid CDN-Cache-Control (a string for max-age) is ignored as a whole");
     d = decide(200, make_headers("cdn-cache-control", "max-age=600", "anyedge-cache-control", "max-age=5", "cache-control",
                                  "max-age=60", NULL));
     ok(d.store && d.freshness.lifetime == 5, "Anyedge-Cache-Control wins over CDN-Cache-Control");
@@ -307,6 +311,12 @@ static void test_dates(void)
     ok(ae_http_date_parse(H2O_STRLIT("Sun, 06 Foo 1994 08:49:37 GMT")) == -1, "a bad month is invalid");
     ok(ae_http_date_parse(H2O_STRLIT("Sun, 06 Nov 1994 25:49:37 GMT")) == -1, "a bad hour is invalid");
     ok(ae_http_date_parse(H2O_STRLIT("Sun, 06 Nov 1994 08:49:37 GMT trailing")) == -1, "trailing text is invalid");
+    ok(ae_http_date_parse(H2O_STRLIT("Thu, 18 Aug 50 02:01:18 GMT")) == -1, "a two-digit year in an IMF-fixdate is invalid");
+    ok(ae_http_date_parse(H2O_STRLIT("Sun, 06  Nov 1994 08:49:37 GMT")) == -1, "doubled spaces are invalid");
+    ok(ae_http_date_parse(H2O_STRLIT("Sun, 06 Nov 1994 8:49:37 GMT")) == -1, "a one-digit hour is invalid");
+    ok(ae_http_date_parse(H2O_STRLIT("Sun Nov 06 08:49:37 1994")) == NOW, "asctime with a two-digit day");
+    ok(ae_http_date_parse(H2O_STRLIT("Xyz, 06 Nov 1994 08:49:37 GMT")) == -1, "an unknown day name is invalid");
+    ok(ae_http_date_parse(H2O_STRLIT("Sunday, 06-Nov-94 08:49:37 UTC")) == -1, "a zone other than GMT is invalid");
     ok(ae_http_date_parse(H2O_STRLIT("Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT")) == -1,
        "two dates are invalid");
     ok(ae_http_date_parse(http_date(NOW + 86400 * 365), H2O_TIMESTR_RFC1123_LEN) == NOW + 86400 * 365, "a round trip");
@@ -506,6 +516,8 @@ static void test_age(void)
     ok(d.store, "stale on arrival with Last-Modified: stored");
     ok(decide(200, make_headers("cache-control", "max-age=60", "age", "abc", NULL)).freshness.initial_age == 0,
        "an invalid Age is 0");
+    ok(decide(200, make_headers("cache-control", "max-age=60", "age", "30, 0", NULL)).freshness.initial_age == 30,
+       "an Age with a list: its first value counts");
     ok(decide(200, make_headers("cache-control", "max-age=60", "age", "-5", NULL)).freshness.initial_age == 0,
        "a negative Age is 0");
     ok(decide(200, make_headers("cache-control", "max-age=60", "age", "7", "age", "30", NULL)).freshness.initial_age == 7,
