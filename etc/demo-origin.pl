@@ -30,6 +30,8 @@
 #   break=garbage   reply "this is not http\r\n\r\n" and close
 #   break=short     announce the full Content-Length, send half the body, close
 #   break=close     close the connection without sending anything
+#   break=reused    like break=close, but only on a connection that served a request before
+#                   (a keep-alive connection the server gave up on, as a proxy sees it)
 # Validators and conditional requests (GET and HEAD answered 200 only):
 #   etag=VALUE      send "ETag: VALUE" (VALUE with its quotes: etag=%22v1%22).
 #                   A request whose If-None-Match matches it (weak comparison,
@@ -155,11 +157,12 @@ sub serve_forever {
 # Serve requests on one connection until either side closes it.
 sub serve_connection {
     my ($sock) = @_;
-    my $conn = { sock => $sock, buf => '' };
+    my $conn = { sock => $sock, buf => '', served => 0 };
     while (my $req = read_request($conn)) {
         log_request($req);
         my $keep_alive = respond($conn, $req);
         last unless $keep_alive;
+        ++$conn->{served};
     }
     close $sock;
 }
@@ -331,7 +334,7 @@ sub respond {
         setsockopt($sock, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
         return 0;
     }
-    return 0 if $break eq 'close';
+    return 0 if $break eq 'close' || ($break eq 'reused' && $conn->{served});
     if ($break eq 'garbage') {
         send_all($sock, "this is not http\r\n\r\n");
         return 0;

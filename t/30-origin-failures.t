@@ -61,6 +61,15 @@ for my $case (@ERRORS) {
     };
 }
 
+subtest 'a pooled connection the origin closed: a GET is retried on a new one' => sub {
+    # the same client connection, so the same worker and the same origin connection pool
+    my @r = http_batch(%site, paths => [ '/pooled?cc=', '/reused?cc=&break=reused' ]);
+    is($r[0]{status}, 200, 'first request over a new origin connection');
+    is($r[1]{status}, 200, 'second request: the reused connection was closed, the retry succeeded');
+    is(origin_count($origin, '/reused?cc=&break=reused'), 2, 'the origin saw the request twice');
+    still_serving();
+};
+
 # Each case: a URL whose response starts as a 200 but breaks off before the
 # end of the body.  The client must see the truncation, and nothing is stored.
 my @TRUNCATED = (

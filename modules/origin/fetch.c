@@ -246,6 +246,20 @@ static void keep_head(ae_fetch_t *fetch, int minor_version, int status, const ch
     }
 }
 
+static void connect_to_origin(ae_fetch_t *fetch);
+
+/* A pooled connection the origin closed just as we took it: try once more on a new one, for a
+ * request that may be repeated (RFC 9110 9.2.2). */
+static int retry_on_new_connection(ae_fetch_t *fetch)
+{
+    if (!fetch->_reused_connection || !fetch->_idempotent || fetch->_retried)
+        return 0;
+    fetch->_retried = 1;
+    release_connection(fetch, 0);
+    connect_to_origin(fetch);
+    return 1;
+}
+
 static void on_head_read(h2o_socket_t *sock, const char *err)
 {
     ae_fetch_t *fetch = sock->data;
@@ -255,6 +269,8 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
     const char *msg;
 
     if (err != NULL) {
+        if (sock->input->size == 0 && retry_on_new_connection(fetch))
+            return;
         finish(fetch, AE_FETCH_CLOSED_BEFORE_RESPONSE, err);
         return;
     }
@@ -297,7 +313,8 @@ static void on_request_written(h2o_socket_t *sock, const char *err)
 {
     ae_fetch_t *fetch = sock->data;
     if (err != NULL) {
-        finish(fetch, AE_FETCH_CLOSED_BEFORE_RESPONSE, err);
+        if (!retry_on_new_connection(fetch))
+            finish(fetch, AE_FETCH_CLOSED_BEFORE_RESPONSE, err);
         return;
     }
     h2o_socket_read_start(sock, on_head_read);
@@ -308,6 +325,12 @@ static void on_connect(h2o_socket_t *sock, const char *errstr, void *data)
     ae_fetch_t *fetch = data;
 
     fetch->_connect_req = NULL;
+    /* the pool hands out an idle connection from inside h2o_socketpool_connect, a new one later */
+    fetch->_reused_connection = fetch->_connect_call != NULL;
+    if (fetch->_connect_call != NULL) {
+        *fetch->_connect_call = 0;
+        fetch->_connect_call = NULL;
+    }
     if (sock == NULL) {
         finish(fetch, AE_FETCH_CONNECT_FAILED, errstr);
         return;
@@ -332,10 +355,22 @@ void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head,
     fetch->_request[1] = body.len != 0 ? h2o_strdup(&fetch->pool, body.base, body.len) : h2o_iovec_init(NULL, 0);
     ae_thread_hold(link->thread);
 
+    fetch->_idempotent = body.len == 0 && (h2o_memis(head.base, 4, H2O_STRLIT("GET ")) || h2o_memis(head.base, 5, H2O_STRLIT("HEAD ")));
     *slot = fetch; /* before connecting: a refused connection may end the exchange at once */
+    connect_to_origin(fetch);
+}
+
+static void connect_to_origin(ae_fetch_t *fetch)
+{
+    ae_origin_link_t *link = fetch->_link;
+    int in_call = 1; /* cleared by on_connect when it runs inside the call (then fetch may be gone) */
+
     arm_timer(fetch, &link->connect_timeout, on_connect_timeout);
+    fetch->_connect_call = &in_call;
     h2o_socketpool_connect(&fetch->_connect_req, &link->pool, link->thread->loop, &link->thread->ctx.receivers.hostinfo_getaddr, on_connect,
                            fetch);
+    if (in_call)
+        fetch->_connect_call = NULL;
 }
 
 void ae_fetch_cancel(ae_fetch_t *fetch)

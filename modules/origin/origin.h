@@ -72,6 +72,8 @@ struct ae_fetch {
     size_t _bytes_left;
     ae_chunked_decoder_t _chunked;
     int _is_head, _keepalive, _in_user_callback, _cancelled;
+    int *_connect_call; /* set while h2o_socketpool_connect runs */
+    int _reused_connection, _idempotent, _retried;
 };
 
 /* Sends request bytes (head, body) to the site's origin; the bytes are copied. *slot is set before
