@@ -36,13 +36,14 @@ subtest 'MISS, then HIT' => sub {
     is(origin_count($origin, $path), $count, 'HITs do not reach the origin');
 };
 
-subtest 'Age grows while the object is cached' => sub {
+subtest 'Age grows while the object is cached, Date stays the origin\'s' => sub {
     my $path = '/age';
-    miss_then_hit(%site, origin => $origin, path => $path);
+    my ($miss) = miss_then_hit(%site, origin => $origin, path => $path);
     sleep 1.2;
     my $r = http(%site, path => $path);
     is($r->{headers}{'x-cache'}, 'HIT', 'still a HIT');
     cmp_ok($r->{headers}{age} // 0, '>=', 1, 'Age counts the time spent in the cache');
+    is($r->{headers}{date}, $miss->{headers}{date}, 'Date is the one the origin sent, not the time of the hit');
 };
 
 subtest 'HEAD' => sub {

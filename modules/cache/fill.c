@@ -181,6 +181,8 @@ static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *dst, const h2o_hea
 static int is_stored_header(const fill_t *fill, const h2o_header_t *header)
 {
     const ae_store_decision_t *d = &fill->decision;
+    if (header->name == &H2O_TOKEN_DATE->buf)
+        return 1; /* kept for the responses from the store, though not a header h2o takes from us */
     if (ae_origin_is_unforwarded_response_header(header, &fill->headers) || header->name == &H2O_TOKEN_AGE->buf ||
         ae_cache_is_cache_only_header(&fill->conf->policy, *header->name))
         return 0;
@@ -502,7 +504,7 @@ static void send_head(subscriber_t *sub)
                             fill->decision.reason, collapsed);
     sub->head_done = 1;
     apply_range(sub);
-    ae_client_stream_start(sub->stream, fill->body, fill->head == HEAD_PRIVATE && !fill->revalidated);
+    ae_client_stream_start(sub->stream, fill->body, fill->head == HEAD_PRIVATE && !fill->revalidated, ae_origin_date(&fill->headers));
 }
 
 /* A waiting request whose fill turned out private goes to the origin itself. */

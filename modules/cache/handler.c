@@ -48,6 +48,7 @@ typedef struct {
     MDB_txn *txn;
     uint64_t body_id;
     uint64_t next, end; /* the byte range still to send: [next, end) */
+    h2o_iovec_t date;   /* the stored Date, for the first send (points into the map) */
 } hit_t;
 
 static void on_hit_disposed(void *_hit)
@@ -64,7 +65,9 @@ static void send_from_chunk(hit_t *hit, h2o_iovec_t chunk)
     uint64_t chunk_end = chunk_start + chunk.len < hit->end ? chunk_start + chunk.len : hit->end;
     h2o_iovec_t slice = h2o_iovec_init(chunk.base + (hit->next - chunk_start), chunk_end - hit->next);
     hit->next = chunk_end;
-    h2o_send(hit->req, &slice, 1, hit->next == hit->end ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_iovec_t date = hit->date;
+    hit->date = h2o_iovec_init(NULL, 0);
+    ae_send_head_with_date(hit->req, date, &slice, 1, hit->next == hit->end ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
 static int get_chunk(hit_t *hit, h2o_iovec_t *chunk)
@@ -97,11 +100,13 @@ static h2o_iovec_t stored_header(h2o_iovec_t block, const char *name, size_t nam
     return h2o_iovec_init(NULL, 0);
 }
 
+/* The stored headers but Date, which goes with the first send (see ae_send_head_with_date). */
 static void add_stored_headers(h2o_req_t *req, h2o_iovec_t block)
 {
     h2o_iovec_t name, value;
     while (ae_record_next_header(&block, &name, &value) == 0)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
+        if (!h2o_memis(name.base, name.len, H2O_STRLIT("date")))
+            h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
 }
 
 static void add_header_printf(h2o_req_t *req, const h2o_token_t *token, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -202,10 +207,11 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
                         label->detail != NULL ? label->detail : "");
 
     h2o_start_response(req, &hit->super);
+    hit->date = stored_header(rec->headers, H2O_STRLIT("date"));
     if (first == end)
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        ae_send_head_with_date(req, hit->date, NULL, 0, H2O_SEND_STATE_FINAL);
     else if (rec->body_id == 0)
-        h2o_send(req, &(h2o_iovec_t){rec->inline_body.base + first, end - first}, 1, H2O_SEND_STATE_FINAL);
+        ae_send_head_with_date(req, hit->date, &(h2o_iovec_t){rec->inline_body.base + first, end - first}, 1, H2O_SEND_STATE_FINAL);
     else
         send_from_chunk(hit, chunk);
     return 0;

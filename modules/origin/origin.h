@@ -98,15 +98,20 @@ typedef void (*ae_client_stream_gone_cb)(void *data);
 
 /* Watches the request from now on: `gone` runs once, when h2o frees it (done, or the client left). */
 ae_client_stream_t *ae_client_stream_new(h2o_req_t *req, ae_client_stream_gone_cb gone, void *data);
-/* Starts the response whose head is set in req->res; `discard` frees what was sent (a body nobody
- * else reads, appended on this thread). */
-void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int discard);
+/* Starts the response whose head is set in req->res, dated `date` (see ae_send_head_with_date);
+ * `discard` frees what was sent (a body nobody else reads, appended on this thread). */
+void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int discard, h2o_iovec_t date);
 /* Sends only the bytes [first, end) of the body (for a Range request); before starting. */
 void ae_client_stream_set_window(ae_client_stream_t *stream, uint64_t first, uint64_t end);
 /* The body may have grown. */
 void ae_client_stream_poke(ae_client_stream_t *stream);
 /* No more body will come: finish the response, or end it short when not complete. */
 void ae_client_stream_finish(ae_client_stream_t *stream, int complete);
+
+/* date_header.c: the first send of a response, whose head then carries `date` (the origin's Date
+ * value, or empty for h2o's own clock) */
+void ae_send_head_with_date(h2o_req_t *req, h2o_iovec_t date, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state);
+h2o_iovec_t ae_origin_date(const h2o_headers_t *headers);
 
 /* relay.c: pass a client request to its site's origin as it is, streaming the response back.
  * on_head (may be NULL) sees the origin's head before the client does. */

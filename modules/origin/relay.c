@@ -85,7 +85,7 @@ static void on_fetch_head(ae_fetch_t *fetch)
         relay->on_head(relay->on_head_data, relay->req, fetch->status, &fetch->headers);
     ae_origin_set_response_head(relay->req, fetch->status, fetch->reason, &fetch->headers, fetch->body->expected, NULL, NULL);
     relay->head_sent = 1;
-    ae_client_stream_start(relay->stream, fetch->body, 1);
+    ae_client_stream_start(relay->stream, fetch->body, 1, ae_origin_date(&fetch->headers));
 }
 
 static void on_fetch_body(ae_fetch_t *fetch)

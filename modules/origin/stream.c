@@ -17,6 +17,7 @@ struct ae_client_stream {
     h2o_req_t *req;
     ae_body_t *body;
     ae_body_cursor_t cursor;
+    h2o_iovec_t date; /* for the head, until it is sent */
     uint64_t position;           /* offset in the body of the cursor */
     uint64_t window_first, window_end; /* the bytes to send: [first, end) */
     int discard, sending, finished, complete, final_sent;
@@ -63,7 +64,9 @@ static void send_available(ae_client_stream_t *stream)
     } else {
         stream->sending = 1;
     }
-    h2o_send(stream->req, vecs, n, state);
+    h2o_iovec_t date = stream->date;
+    stream->date = h2o_iovec_init(NULL, 0);
+    ae_send_head_with_date(stream->req, date, vecs, n, state);
 }
 
 static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
@@ -90,15 +93,16 @@ ae_client_stream_t *ae_client_stream_new(h2o_req_t *req, ae_client_stream_gone_c
     return stream;
 }
 
-void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int discard)
+void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int discard, h2o_iovec_t date)
 {
     ae_body_addref(body);
     stream->body = body;
     stream->discard = discard;
+    stream->date = h2o_strdup(&stream->req->pool, date.base, date.len);
     h2o_start_response(stream->req, &stream->super);
     if (h2o_memis(stream->req->method.base, stream->req->method.len, H2O_STRLIT("HEAD"))) {
         stream->final_sent = 1; /* h2o leaves HEAD bodies to the handler */
-        h2o_send(stream->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        ae_send_head_with_date(stream->req, stream->date, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
     send_available(stream);
