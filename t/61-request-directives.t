@@ -78,6 +78,15 @@ for my $case (@USE_STORED) {
     };
 }
 
+subtest 'immutable (RFC 8246): a reload of a fresh object is still a HIT' => sub {
+    my %s = (%site, path => origin_path('/immutable/' . ++$serial, cc => 'max-age=60, immutable'));
+    my $miss = store_object(%s);
+    for my $reload (['Cache-Control: no-cache'], ['Cache-Control: max-age=0'], ['Pragma: no-cache']) {
+        served_ok(http(%s, headers => $reload), "@$reload", x_cache => 'HIT', body => $miss->{body});
+    }
+    is(origin_count($origin, $s{path}), 1, 'origin not contacted again');
+};
+
 subtest 'request no-store: the response is not stored' => sub {
     my $path = '/request-no-store';
     served_ok(http(%site, path => $path, headers => ['Cache-Control: no-store']), 'no-store',

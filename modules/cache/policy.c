@@ -573,6 +573,7 @@ ae_store_decision_t ae_cache_decide_store(const ae_policy_conf_t *conf, h2o_iove
     f->stale_while_revalidate = cc.stale_while_revalidate;
     f->stale_if_error = cc.stale_if_error;
     f->must_revalidate = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage != AE_CC_ABSENT;
+    f->immutable = cc.immutable;
     f->no_cache |= cc.no_cache;
     if (f->lifetime <= f->initial_age && !has_validators(res_headers)) /* stale on arrival, and no way to revalidate it */
         d.reason = "stale";
@@ -609,9 +610,12 @@ ae_use_t ae_cache_select(const ae_request_directives_t *req, const ae_freshness_
     const ae_cache_control_t *cc = &req->cc;
     int64_t age = ae_cache_current_age(stored, now), stale = staleness(stored, now);
 
-    if (stored->no_cache || cc->no_cache)
+    if (stored->no_cache)
         return AE_USE_REVALIDATE;
-    if (refuses_age(cc->max_age, age))
+    /* immutable (RFC 8246): while fresh, a reload's no-cache or max-age does not make us ask again */
+    if (stored->immutable && stale < 0)
+        return AE_USE_FRESH;
+    if (cc->no_cache || refuses_age(cc->max_age, age))
         return AE_USE_REVALIDATE;
     if (cc->min_fresh != AE_CC_ABSENT && stored->lifetime - age < cc->min_fresh)
         return AE_USE_REVALIDATE;

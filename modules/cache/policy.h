@@ -67,6 +67,7 @@ typedef struct ae_freshness {
     unsigned must_revalidate : 1; /* must-revalidate, proxy-revalidate or s-maxage: never served stale */
     unsigned no_cache : 1;        /* must be revalidated before every use */
     unsigned heuristic : 1;       /* lifetime is heuristic */
+    unsigned immutable : 1;       /* RFC 8246: will not change while fresh */
 } ae_freshness_t;
 
 typedef struct ae_store_decision {

@@ -19,7 +19,8 @@
 #define FLAG_NO_CACHE 2u
 #define FLAG_HEURISTIC 4u
 #define FLAG_VARY_INDEX 8u
-#define KNOWN_FLAGS (FLAG_MUST_REVALIDATE | FLAG_NO_CACHE | FLAG_HEURISTIC | FLAG_VARY_INDEX)
+#define FLAG_IMMUTABLE 16u
+#define KNOWN_FLAGS (FLAG_MUST_REVALIDATE | FLAG_NO_CACHE | FLAG_HEURISTIC | FLAG_VARY_INDEX | FLAG_IMMUTABLE)
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -103,7 +104,7 @@ void ae_record_encode(const ae_record_t *rec, uint8_t *buf)
     put_u64(buf + 32, (uint64_t)f->stale_while_revalidate);
     put_u64(buf + 40, (uint64_t)f->stale_if_error);
     put_u32(buf + 48, (f->must_revalidate ? FLAG_MUST_REVALIDATE : 0) | (f->no_cache ? FLAG_NO_CACHE : 0) | (f->heuristic ? FLAG_HEURISTIC : 0) |
-                          (rec->is_vary_index ? FLAG_VARY_INDEX : 0));
+                          (f->immutable ? FLAG_IMMUTABLE : 0) | (rec->is_vary_index ? FLAG_VARY_INDEX : 0));
     put_u32(buf + 52, rec->chunk_count);
     put_u64(buf + 56, rec->body_size);
     put_u64(buf + 64, rec->body_id);
@@ -155,7 +156,8 @@ int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec)
                                       .stale_if_error = (int64_t)get_u64(bytes + 40),
                                       .must_revalidate = (flags & FLAG_MUST_REVALIDATE) != 0,
                                       .no_cache = (flags & FLAG_NO_CACHE) != 0,
-                                      .heuristic = (flags & FLAG_HEURISTIC) != 0};
+                                      .heuristic = (flags & FLAG_HEURISTIC) != 0,
+                                      .immutable = (flags & FLAG_IMMUTABLE) != 0};
     rec->chunk_count = get_u32(bytes + 52);
     rec->body_size = get_u64(bytes + 56);
     rec->body_id = get_u64(bytes + 64);

@@ -549,6 +549,11 @@ static void test_select(void)
     ok(ae_cache_select(&plain, &f, NOW + 60) == AE_USE_REVALIDATE, "stale");
     ok(select_for("", &f, NOW + 60) == AE_USE_REVALIDATE, "age = lifetime is stale");
     ok(select_for("no-cache", &f, NOW) == AE_USE_REVALIDATE, "request no-cache");
+    f.immutable = 1;
+    ok(select_for("no-cache", &f, NOW) == AE_USE_FRESH && select_for("max-age=0", &f, NOW) == AE_USE_FRESH,
+       "immutable and fresh: a reload's no-cache or max-age=0 is answered from the cache");
+    ok(select_for("no-cache", &f, NOW + 60) == AE_USE_REVALIDATE, "immutable but stale: revalidated");
+    f.immutable = 0;
     f.no_cache = 1;
     ok(select_for("", &f, NOW) == AE_USE_REVALIDATE, "stored no-cache");
     f = stored_for(60);

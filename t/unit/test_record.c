@@ -16,7 +16,7 @@ static ae_record_t sample(void)
     p = ae_record_put_header(p, h2o_iovec_init(H2O_STRLIT("cache-control")), h2o_iovec_init(H2O_STRLIT("max-age=60")));
     return (ae_record_t){.status = 200,
                          .freshness = {.response_time = 1700000000, .initial_age = 5, .lifetime = 60, .stale_while_revalidate = 30,
-                                       .stale_if_error = AE_CC_ABSENT, .must_revalidate = 1, .heuristic = 1},
+                                       .stale_if_error = AE_CC_ABSENT, .must_revalidate = 1, .heuristic = 1, .immutable = 1},
                          .body_size = 5,
                          .key = h2o_iovec_init(H2O_STRLIT("www.example.com/index.html?a=1")),
                          .reason = h2o_iovec_init(H2O_STRLIT("OK")),
@@ -43,7 +43,7 @@ static void test_round_trip(void)
     ok(out.status == 200 && out.freshness.response_time == 1700000000 && out.freshness.initial_age == 5 && out.freshness.lifetime == 60,
        "status and times survive");
     ok(out.freshness.stale_while_revalidate == 30 && out.freshness.stale_if_error == AE_CC_ABSENT && out.freshness.must_revalidate &&
-           !out.freshness.no_cache && out.freshness.heuristic,
+           !out.freshness.no_cache && out.freshness.heuristic && out.freshness.immutable,
        "stale windows and flags survive");
     ok(h2o_memis(out.key.base, out.key.len, in.key.base, in.key.len), "the key survives");
     ok(h2o_memis(out.reason.base, out.reason.len, H2O_STRLIT("OK")), "the reason survives");
