@@ -231,20 +231,37 @@ static ae_write_job_t *make_job(fill_t *fill)
     return job;
 }
 
-static void store(fill_t *fill)
+/* The object is in the store (or will never be): requests for it no longer need the fill. */
+static void on_stored(void *_fill)
+{
+    fill_t *fill = _fill;
+    table_remove(fill);
+    fill_release(fill);
+}
+
+/* Hands the response to the writer; the fill stays in the table until the object is committed, so
+ * requests meanwhile are served from it instead of fetching again. Returns 1 if it was handed over. */
+static int store(fill_t *fill)
 {
     if (fill->body->size > ae_cache_max_object_size())
-        return;
-    if (ae_writer_submit(make_job(fill)) != 0)
+        return 0;
+    ae_write_job_t *job = make_job(fill);
+    __atomic_add_fetch(&fill->refcnt, 1, __ATOMIC_RELAXED);
+    job->on_done = on_stored;
+    job->on_done_data = fill;
+    if (ae_writer_submit(job) != 0)
         ae_log_warn("cache writer queue full: %.*s stays uncached", (int)fill->key.len, fill->key.base);
+    return 1;
 }
 
 /* ---- the owner's side: the fetch ---- */
 
-/* Ends the owner's part: the fill leaves the table, subscribers learn how it ended. */
-static void end_fill(fill_t *fill, end_state_t end, ae_fetch_result_t result)
+/* Ends the owner's part: subscribers learn how it ended; the fill leaves the table unless a store
+ * of its response is under way. */
+static void end_fill(fill_t *fill, end_state_t end, ae_fetch_result_t result, int storing)
 {
-    table_remove(fill);
+    if (!storing)
+        table_remove(fill);
     pthread_mutex_lock(&fill->lock);
     fill->end = end;
     fill->result = result;
@@ -260,7 +277,7 @@ static int abandon_if_unwanted(fill_t *fill)
     if (fill->head == HEAD_SHARED || has_subscribers(fill))
         return 0;
     ae_fetch_cancel(fill->fetch);
-    end_fill(fill, END_FAILED, AE_FETCH_TRUNCATED);
+    end_fill(fill, END_FAILED, AE_FETCH_TRUNCATED, 0);
     return 1;
 }
 
@@ -306,7 +323,7 @@ static void on_fetch_head(ae_fetch_t *fetch)
     if (fetch->status == 304 && fill->stored.status != 0) {
         if (take_revalidated(fill, fetch) != 0) {
             ae_fetch_cancel(fetch);
-            end_fill(fill, END_FAILED, AE_FETCH_TRUNCATED);
+            end_fill(fill, END_FAILED, AE_FETCH_TRUNCATED, 0);
             return;
         }
     } else {
@@ -346,11 +363,12 @@ static void on_fetch_body(ae_fetch_t *fetch)
 static void on_fetch_end(ae_fetch_t *fetch, ae_fetch_result_t result)
 {
     fill_t *fill = fetch->data;
+    int storing = 0;
     if (result != AE_FETCH_OK)
         ae_origin_log_failure(fill->site, fill->label != NULL ? fill->label : "GET", fetch, result);
     else if (fill->head == HEAD_SHARED)
-        store(fill);
-    end_fill(fill, result == AE_FETCH_OK ? END_COMPLETE : END_FAILED, result);
+        storing = store(fill);
+    end_fill(fill, result == AE_FETCH_OK ? END_COMPLETE : END_FAILED, result, storing);
 }
 
 static const ae_fetch_callbacks_t fetch_callbacks = {on_fetch_head, on_fetch_body, on_fetch_end};

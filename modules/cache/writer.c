@@ -21,6 +21,8 @@ static int stopping;
 
 void ae_write_job_free(ae_write_job_t *job)
 {
+    if (job->on_done != NULL)
+        job->on_done(job->on_done_data);
     if (job->obj.body != NULL)
         ae_body_release(job->obj.body);
     free(job->owned);

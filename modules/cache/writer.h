@@ -14,6 +14,9 @@ typedef struct ae_write_job {
     struct ae_write_job *next;
     ae_store_object_t obj; /* to store; or, when obj.body is NULL, only obj.key: to delete */
     char *owned;           /* key, reason and header block of obj, one allocation */
+    /* called when the job is done with (committed, failed or dropped), on the thread that frees it */
+    void (*on_done)(void *data);
+    void *on_done_data;
 } ae_write_job_t;
 
 void ae_writer_start(void);
