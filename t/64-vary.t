@@ -2,7 +2,8 @@
 # value of the named request headers (a new value is a MISS with
 # fwd=vary-miss, each known value a HIT with its own body), values that differ
 # only in whitespace select the same variant, a request without the header is
-# a variant of its own, and Vary naming two headers.
+# a variant of its own, Vary naming two headers, and at most 8 variants per
+# URL (the oldest gives way).
 use strict;
 use warnings;
 use FindBin;
@@ -57,6 +58,13 @@ subtest 'Vary: X-A, X-B' => sub {
     variant_ok($path, ['X-B: 2', 'X-A: 1'], HIT => [1, 2], 'a=1 b=2 again (other header order)');
     variant_ok($path, ['X-A: 1'], HIT => [1, ''], 'a=1 without X-B again');
     is(origin_count($origin, $path), 3, 'origin contacted once per variant');
+};
+
+subtest 'at most 8 variants per URL: the oldest gives way' => sub {
+    my $path = origin_path('/vary/many', vary => 'X-V');
+    variant_ok($path, ["X-V: $_"], MISS => [$_], "variant $_") for 1 .. 9;
+    variant_ok($path, ["X-V: $_"], HIT => [$_], "variant $_ is kept") for 2 .. 9;
+    variant_ok($path, ['X-V: 1'], MISS => ['1'], 'variant 1, the oldest, was replaced');
 };
 
 done_testing;

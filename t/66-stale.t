@@ -40,6 +40,8 @@ my @ON_ERROR = (
     [ 'must-revalidate and stale-if-error, origin resets' => 'example.test',
       'max-age=2, must-revalidate, stale-if-error=60', 'reset', 0 ],
     [ 'must-revalidate and grace, origin answers 503' => 'grace.test', 'max-age=2, must-revalidate', 503, 0 ],
+    [ 'proxy-revalidate and grace, origin answers 503' => 'grace.test', 'max-age=2, proxy-revalidate', 503, 0 ],
+    [ 's-maxage (implies proxy-revalidate) and grace, origin answers 503' => 'grace.test', 's-maxage=2', 503, 0 ],
 );
 my $serial = 0;
 my %error_path = map {
