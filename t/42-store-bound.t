@@ -1,6 +1,6 @@
 # t/42-store-bound.t -- the store stays within cache.size: once it is full, objects are evicted to
 # make room, every client still gets its response, and new objects are stored. An object larger
-# than a quarter of the store passes through uncached rather than evicting most of it.
+# than cache.max-object-size, or than a quarter of the store, passes through uncached.
 use strict;
 use warnings;
 use FindBin;
@@ -36,5 +36,18 @@ for my $path ('/too-big?size=2097152', '/too-big?size=2097152&chunked=1') {
 like(http(%site, path => '/too-big?size=2097152&again=1')->{headers}{'cache-status'}, qr/detail=too-big/,
     'Cache-Status says why, when the length is known up front');
 ok(anyedge_running($ae), 'the daemon is still running');
+
+subtest 'cache.max-object-size' => sub {
+    my $small = start_anyedge(cache_size => '64M',
+        sites => [ { host => 'example.test', origin => $origin->{url} } ],
+        max_object_size => '100K');
+    my %s = (port => $small->{port}, host => 'example.test');
+    for my $case ([ '/limit?size=102400' => 'HIT' ], [ '/limit?size=102401' => 'MISS' ], [ '/limit?size=102401&chunked=1' => 'MISS' ]) {
+        my ($path, $second) = @$case;
+        body_is(http(%s, path => $path)->{body}, expected_body($path =~ /size=(\d+)/), "$path: served whole");
+        ok(settle_cache(%s), 'cache settled');
+        is(http(%s, path => $path)->{headers}{'x-cache'}, $second, "$path: then $second");
+    }
+};
 
 done_testing;

@@ -15,14 +15,15 @@
 
 #define DEFAULT_PATH "/var/cache/anyedge"
 #define DEFAULT_SIZE (1ull << 30)
+#define DEFAULT_MAX_OBJECT_SIZE (64ull << 20)
 #define MIN_SIZE (1ull << 20)
 
 ae_module_t ae_cache_module;
 
 static struct {
     char *path;
-    uint64_t size;
-} conf = {NULL, DEFAULT_SIZE};
+    uint64_t size, max_object_size;
+} conf = {NULL, DEFAULT_SIZE, DEFAULT_MAX_OBJECT_SIZE};
 
 static int set_path(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
@@ -194,6 +195,11 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
 
 /* ---- life ---- */
 
+static int set_max_object_size(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_size(cf, value, &conf.max_object_size);
+}
+
 static int on_init(ae_server_t *srv)
 {
     char err[512];
@@ -258,7 +264,7 @@ static void on_dispose(ae_server_t *srv)
 
 uint64_t ae_cache_max_object_size(void)
 {
-    return conf.size / 4;
+    return conf.max_object_size < conf.size / 4 ? conf.max_object_size : conf.size / 4;
 }
 
 ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread)
@@ -269,6 +275,7 @@ ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread)
 static const ae_directive_t directives[] = {
     {"cache.path", AE_SCOPE_GLOBAL, set_path},
     {"cache.size", AE_SCOPE_GLOBAL, set_size},
+    {"cache.max-object-size", AE_SCOPE_GLOBAL, set_max_object_size},
     {"cache.ignore-client-no-cache", AE_SCOPE_SITE, set_ignore_client_no_cache},
     {"cache.set-cookie", AE_SCOPE_SITE, set_set_cookie},
     {"cache.surrogate-control", AE_SCOPE_SITE, set_surrogate_control},

@@ -24,7 +24,8 @@ typedef struct ae_cache_thread {
 
 const ae_cache_site_conf_t *ae_cache_site_conf(ae_site_t *site);
 ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread);
-/* Larger bodies are passed through uncached: storing one would evict most of the store. */
+/* Larger bodies are passed through uncached: cache.max-object-size, and never more than a quarter
+ * of the store (storing one would evict most of it). */
 uint64_t ae_cache_max_object_size(void);
 /* handler.c: adds the cache's handler to a site */
 void ae_cache_attach_handler(ae_site_t *site);

@@ -1,9 +1,10 @@
 /*
  * The origin module's interface for other modules: a site's origin settings, one exchange with the
- * origin (ae_fetch_t, fetch.c, our own HTTP/1.1 client on h2o's sockets and pool), and the relay that streams an exchange to a client request and
- * lets an observer (the cache) keep the response (relay.c).
+ * origin (ae_fetch_t: fetch.c, an HTTP/1.1 client on h2o's sockets and pool), the client stream
+ * that sends a body as it arrives (stream.c), the relay that passes a request through (relay.c),
+ * and what crosses the proxy (request.c, date_header.c).
  *
- * Everything here runs on worker threads, on the thread that owns the request.
+ * Everything here runs on worker threads, on the thread that owns the request or the exchange.
  */
 #ifndef ANYEDGE_ORIGIN_H
 #define ANYEDGE_ORIGIN_H

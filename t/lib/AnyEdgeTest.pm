@@ -345,7 +345,7 @@ sub _yaml_mapping {
 }
 
 # The text of a daemon config listening on 127.0.0.1:$args{port}.  Arguments:
-#   port, cache_path (required), cache_size (default 64M), threads (default 2),
+#   port, cache_path (required), cache_size (default 64M), max_object_size, threads (default 2),
 #   sites => [ { host, origin, aliases => [...], extra => { key => value } } ]
 #     (a value is raw YAML text, or a hashref for a nested mapping: extra =>
 #     { cache => { 'negative-ttl' => { 404 => '30s' } } }),
@@ -359,6 +359,7 @@ sub config_yaml {
              . "cache:\n"
              . '  path: ' . _yaml_str($args{cache_path}) . "\n"
              . '  size: ' . ($args{cache_size} // '64M') . "\n"
+             . ($args{max_object_size} ? "  max-object-size: $args{max_object_size}\n" : '')
              . "sites:\n";
     for my $site (@{ $args{sites} }) {
         $yaml .= '  - host: ' . _yaml_str($site->{host}) . "\n";
