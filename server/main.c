@@ -3,6 +3,7 @@
  *
  *   anyedge -c FILE       run in the foreground, log to stderr
  *   anyedge -t -c FILE    check the config: exit 0, or 1 with "FILE:LINE: message"
+ *   anyedge COMMAND ARGS... -c FILE   an operator command of a module (e.g. `cache stats`)
  *   anyedge --version | --help
  *
  * The main thread loads the config, lets modules open their resources, starts the workers and then
@@ -22,6 +23,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "Usage: anyedge -c FILE        run the edge node in the foreground (logs to stderr)\n"
                 "       anyedge -t -c FILE     check the configuration and exit\n"
+                "       anyedge cache stats|list|verify -c FILE, anyedge cache get KEY -c FILE\n"
+                "                              read the store (also while the daemon runs)\n"
                 "       anyedge --version      print the version\n"
                 "       anyedge --help         print this help\n");
 }
@@ -81,6 +84,44 @@ static int run(ae_server_t *srv)
     return 0;
 }
 
+static ae_module_t *find_command(const char *name)
+{
+    for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+        if ((*m)->command != NULL && strcmp((*m)->command, name) == 0)
+            return *m;
+    return NULL;
+}
+
+/* `anyedge COMMAND ARGS... -c FILE`: the arguments but -c FILE go to the module. */
+static int run_command(ae_module_t *module, int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char **args = calloc(argc + 1, sizeof(*args)), err[1024];
+    int nargs = 0, status;
+
+    for (int i = 0; i < argc; ++i) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else
+            args[nargs++] = argv[i];
+    }
+    if (config_path == NULL) {
+        usage(stderr);
+        free(args);
+        return 2;
+    }
+    ae_server_init(&server);
+    if (ae_server_load_config(&server, config_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        status = 1;
+    } else {
+        status = module->run_command(&server, nargs, args);
+    }
+    ae_server_dispose(&server);
+    free(args);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -90,6 +131,16 @@ int main(int argc, char **argv)
     int check_only = 0, opt, status;
     char err[1024];
 
+    ae_modules_register();
+    if (argc > 1 && argv[1][0] != '-') {
+        ae_module_t *module = find_command(argv[1]);
+        if (module == NULL) {
+            fprintf(stderr, "anyedge: unknown command '%s'\n", argv[1]);
+            usage(stderr);
+            return 2;
+        }
+        return run_command(module, argc - 2, argv + 2);
+    }
     while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':

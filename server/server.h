@@ -88,6 +88,10 @@ typedef struct ae_module {
     void (*on_shutdown)(ae_server_t *srv);
     /* free what the directives allocated (also after `anyedge -t` or a failed load) */
     void (*on_dispose)(ae_server_t *srv);
+    /* `anyedge COMMAND ARGS... -c FILE`: an operator command of the module (NULL if none), run
+     * after the config is loaded; returns the exit status */
+    const char *command;
+    int (*run_command)(ae_server_t *srv, int argc, char **argv);
     size_t index; /* position in ae_modules, set by ae_modules_register() */
 } ae_module_t;
 

@@ -25,18 +25,8 @@ my %count = map { $_ => origin_count($origin, $_) } keys %damage;
 is(stop_anyedge($ae), 0, 'stopped');
 
 # Rewrite the damaged records in the store while the daemon is down.
-my $dump = `mdb_dump -s objects '$ae->{cache_path}'`;
-is($?, 0, 'mdb_dump read the store');
-my $damaged = 0;
-for my $path (keys %damage) {
-    my $key_hex = unpack('H*', "example.test$path");
-    $damaged += $dump =~ s/^ (\w*\Q$key_hex\E\w*)$/' ' . $damage{$path}->($1)/me;
-}
-is($damaged, scalar keys %damage, 'found every record to damage');
-$dump =~ s/^db_pagesize=.*\n//m;  # written by mdb_dump, not understood by this mdb_load
-my $dump_file = write_config($ae->{dir}, $dump, 'objects.dump');
-system('mdb_load', '-s', 'objects', '-f', $dump_file, $ae->{cache_path});
-is($?, 0, 'mdb_load wrote the damaged records');
+is(damage_records($ae, { map { ("example.test$_" => $damage{$_}) } keys %damage }), scalar keys %damage,
+   'damaged every record in the store');
 
 restart_anyedge($ae);
 for my $path (sort keys %damage) {

@@ -200,11 +200,16 @@ static int set_max_object_size(ae_config_t *cf, yaml_node_t *value, ae_site_t *s
     return ae_config_size(cf, value, &conf.max_object_size);
 }
 
+const char *ae_cache_store_path(void)
+{
+    return conf.path != NULL ? conf.path : DEFAULT_PATH;
+}
+
 static int on_init(ae_server_t *srv)
 {
     char err[512];
-    const char *path = conf.path != NULL ? conf.path : DEFAULT_PATH;
-    if (ae_store_open(path, conf.size, err, sizeof(err)) != 0) {
+    const char *path = ae_cache_store_path();
+    if (ae_store_open(path, conf.size, 0, err, sizeof(err)) != 0) {
         ae_log_error("%s", err);
         return -1;
     }
@@ -300,4 +305,6 @@ ae_module_t ae_cache_module = {
     .on_thread_dispose = on_thread_dispose,
     .on_shutdown = on_shutdown,
     .on_dispose = on_dispose,
+    .command = "cache",
+    .run_command = ae_cache_run_command,
 };

@@ -27,6 +27,10 @@ ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread);
 /* Larger bodies are passed through uncached: cache.max-object-size, and never more than a quarter
  * of the store (storing one would evict most of it). */
 uint64_t ae_cache_max_object_size(void);
+/* The store's directory, from the config. */
+const char *ae_cache_store_path(void);
+/* command.c: `anyedge cache stats|list|get|verify` */
+int ae_cache_run_command(ae_server_t *srv, int argc, char **argv);
 /* handler.c: adds the cache's handler to a site */
 void ae_cache_attach_handler(ae_site_t *site);
 /* handler.c: answers with the stored response for `key` when the origin failed and stale-if-error

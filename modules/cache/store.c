@@ -30,14 +30,15 @@ static void hash_key(h2o_iovec_t key, uint8_t out[KEY_HASH_LEN])
     memcpy(out, md, KEY_HASH_LEN);
 }
 
-static int open_dbs(char *err, size_t err_size)
+static int open_dbs(int read_only, char *err, size_t err_size)
 {
     MDB_txn *txn;
+    unsigned flags = read_only ? 0 : MDB_CREATE;
     int rc;
-    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+    if ((rc = mdb_txn_begin(env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0)
         goto Error;
-    if ((rc = mdb_dbi_open(txn, "objects", MDB_CREATE, &objects_db)) != 0 || (rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &chunks_db)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_db)) != 0) {
+    if ((rc = mdb_dbi_open(txn, "objects", flags, &objects_db)) != 0 || (rc = mdb_dbi_open(txn, "chunks", flags, &chunks_db)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", flags, &meta_db)) != 0) {
         mdb_txn_abort(txn);
         goto Error;
     }
@@ -49,21 +50,21 @@ Error:
     return -1;
 }
 
-int ae_store_open(const char *path, uint64_t size, char *err, size_t err_size)
+int ae_store_open(const char *path, uint64_t size, int read_only, char *err, size_t err_size)
 {
     int rc, dead;
 
-    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+    if (!read_only && mkdir(path, 0750) != 0 && errno != EEXIST) {
         snprintf(err, err_size, "cannot create the cache directory %s: %s", path, strerror(errno));
         return -1;
     }
     if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_mapsize(env, size)) != 0 || (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
         (rc = mdb_env_set_maxdbs(env, 4)) != 0)
         goto Error;
-    if ((rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD, 0640)) != 0)
+    if ((rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0), 0640)) != 0)
         goto Error;
     mdb_reader_check(env, &dead);
-    return open_dbs(err, err_size);
+    return open_dbs(read_only, err, err_size);
 
 Error:
     snprintf(err, err_size, "cannot open the cache store in %s: %s%s", path, mdb_strerror(rc),
@@ -155,6 +156,29 @@ ae_body_t *ae_store_load_body(MDB_txn *txn, const ae_record_t *rec)
         ae_body_append(body, chunk.base, chunk.len);
     }
     return body;
+}
+
+int ae_store_foreach(MDB_txn *txn, int (*cb)(void *data, const uint8_t *record, size_t len), void *data)
+{
+    MDB_cursor *cursor;
+    MDB_val k, v;
+    int rc, stop = 0;
+    if ((rc = mdb_cursor_open(txn, objects_db, &cursor)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && !stop; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
+        stop = cb(data, v.mv_data, v.mv_size);
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND || stop ? 0 : rc;
+}
+
+void ae_store_usage(uint64_t *map_size, uint64_t *used)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &stat);
+    *map_size = info.me_mapsize;
+    *used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
 }
 
 MDB_txn *ae_store_write_begin(void)

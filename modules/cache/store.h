@@ -14,7 +14,8 @@
 #include "modules/cache/record.h"
 #include "modules/origin/body.h"
 
-int ae_store_open(const char *path, uint64_t size, char *err, size_t err_size);
+/* read_only: for the operator commands, alongside a running daemon or not. */
+int ae_store_open(const char *path, uint64_t size, int read_only, char *err, size_t err_size);
 void ae_store_close(void);
 
 /* Read side: any worker thread, each with its own reader. */
@@ -30,6 +31,11 @@ void ae_store_reader_dispose(ae_store_reader_t *reader);
 int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec);
 /* The bytes of one body chunk, valid while txn is; -1 if it is missing. */
 int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec_t *out);
+
+/* Calls cb with every object record (undecoded) until it returns non-zero; 0 or an LMDB error. */
+int ae_store_foreach(MDB_txn *txn, int (*cb)(void *data, const uint8_t *record, size_t len), void *data);
+/* The map's size and how much of it is in use, in bytes. */
+void ae_store_usage(uint64_t *map_size, uint64_t *used);
 
 /* A copy of the record's body in memory (for a response revalidated by a 304); NULL if a chunk is missing. */
 ae_body_t *ae_store_load_body(MDB_txn *txn, const ae_record_t *rec);

@@ -29,6 +29,7 @@ our @EXPORT = qw(
     start_anyedge restart_anyedge stop_anyedge kill_anyedge_hard anyedge_running
     http http_batch http_parallel wait_for_hit settle_cache miss_then_hit
     cache_status cache_status_is MAYBE served_ok store_object stored_ok not_stored_ok
+    damage_records
 );
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -715,6 +716,26 @@ sub _request_after_settle {
     is(origin_count($origin, $args{path}), $count + ($stored ? 0 : 1),
        "$args{path}: " . ($stored ? 'origin not contacted again' : 'origin contacted again'));
     return $r;
+}
+
+# Rewrite object records in the stopped daemon's LMDB store with lmdb-utils:
+# $damage maps a cache key ("host/path") to a function of the record's bytes
+# as a hex string that returns the damaged hex.  Returns how many records it
+# found and rewrote.
+sub damage_records {
+    my ($ae, $damage) = @_;
+    my $dump = `mdb_dump -s objects '$ae->{cache_path}'`;
+    die "mdb_dump failed\n" if $?;
+    my $found = 0;
+    for my $key (keys %$damage) {
+        my $key_hex = unpack('H*', $key);
+        $found += $dump =~ s/^ (\w*\Q$key_hex\E\w*)$/' ' . $damage->{$key}->($1)/me;
+    }
+    $dump =~ s/^db_pagesize=.*\n//m;  # written by mdb_dump, not understood by this mdb_load
+    my $file = write_config($ae->{dir}, $dump, 'objects.dump');
+    system('mdb_load', '-s', 'objects', '-f', $file, $ae->{cache_path});
+    die "mdb_load failed\n" if $?;
+    return $found;
 }
 
 1;
