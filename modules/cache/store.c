@@ -94,9 +94,14 @@ MDB_txn *ae_store_read_begin(ae_store_reader_t *reader)
             return txn;
         mdb_txn_abort(txn);
     }
-    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
-        return NULL;
-    return txn;
+    int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc == MDB_READERS_FULL) {
+        /* slots of processes that died holding them (a killed `anyedge cache` command, say) */
+        int dead;
+        mdb_reader_check(env, &dead);
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    }
+    return rc == 0 ? txn : NULL;
 }
 
 void ae_store_read_end(ae_store_reader_t *reader, MDB_txn *txn)
