@@ -16,6 +16,7 @@
 #define DEFAULT_PATH "/var/cache/anyedge"
 #define DEFAULT_SIZE (1ull << 30)
 #define DEFAULT_MAX_OBJECT_SIZE (64ull << 20)
+#define ACCESS_FLUSH_MS 1000
 #define MIN_SIZE (1ull << 20)
 
 ae_module_t ae_cache_module;
@@ -219,11 +220,37 @@ static int on_init(ae_server_t *srv)
     return 0;
 }
 
+/* ---- access notes for eviction ---- */
+
+static void flush_accesses(ae_cache_thread_t *ct)
+{
+    if (ct->accessed_count != 0)
+        ae_writer_submit_access((const uint8_t(*)[AE_STORE_HASH_LEN])ct->accessed, ct->accessed_count);
+    ct->accessed_count = 0;
+}
+
+static void on_flush_timeout(h2o_timeout_entry_t *entry)
+{
+    flush_accesses(H2O_STRUCT_FROM_MEMBER(ae_cache_thread_t, flush_entry, entry));
+}
+
+void ae_cache_note_access(ae_cache_thread_t *ct, const uint8_t hash[AE_STORE_HASH_LEN])
+{
+    memcpy(ct->accessed[ct->accessed_count++], hash, AE_STORE_HASH_LEN);
+    if (ct->accessed_count == AE_ACCESS_BATCH)
+        flush_accesses(ct);
+    else if (!h2o_timeout_is_linked(&ct->flush_entry))
+        h2o_timeout_link(ct->loop, &ct->flush_timeout, &ct->flush_entry);
+}
+
 static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
 {
     ae_cache_thread_t *ct = calloc(1, sizeof(*ct));
     t->module_data[ae_cache_module.index] = ct;
     ae_fill_thread_init(t, &ct->fill_receiver);
+    ct->loop = t->loop;
+    h2o_timeout_init(t->loop, &ct->flush_timeout, ACCESS_FLUSH_MS);
+    ct->flush_entry.cb = on_flush_timeout;
 }
 
 static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
@@ -231,6 +258,10 @@ static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
     ae_cache_thread_t *ct = t->module_data[ae_cache_module.index];
     if (t->busy != 0)
         return; /* hits and fills are still under way; the process is about to exit */
+    flush_accesses(ct);
+    if (h2o_timeout_is_linked(&ct->flush_entry))
+        h2o_timeout_unlink(&ct->flush_entry);
+    h2o_timeout_dispose(t->loop, &ct->flush_timeout);
     ae_fill_thread_dispose(&ct->fill_receiver);
     ae_store_reader_dispose(&ct->reader);
     free(ct);

@@ -17,9 +17,17 @@ typedef struct ae_cache_site_conf {
     int64_t grace; /* seconds a stale copy may be served when the origin fails */
 } ae_cache_site_conf_t;
 
+#define AE_ACCESS_BATCH 256
+
 typedef struct ae_cache_thread {
     ae_store_reader_t reader;
     h2o_multithread_receiver_t fill_receiver;
+    /* the objects this thread served from the store, handed to the writer in batches */
+    uint8_t accessed[AE_ACCESS_BATCH][AE_STORE_HASH_LEN];
+    size_t accessed_count;
+    h2o_loop_t *loop;
+    h2o_timeout_t flush_timeout;
+    h2o_timeout_entry_t flush_entry;
 } ae_cache_thread_t;
 
 const ae_cache_site_conf_t *ae_cache_site_conf(ae_site_t *site);
@@ -27,6 +35,9 @@ ae_cache_thread_t *ae_cache_thread(ae_thread_t *thread);
 /* Larger bodies are passed through uncached: cache.max-object-size, and never more than a quarter
  * of the store (storing one would evict most of it). */
 uint64_t ae_cache_max_object_size(void);
+/* cache.c: notes that the object stored under this hash was just used (for eviction); no write on the hit path. */
+void ae_cache_note_access(ae_cache_thread_t *ct, const uint8_t hash[AE_STORE_HASH_LEN]);
+
 /* The store's directory, from the config. */
 const char *ae_cache_store_path(void);
 /* command.c: `anyedge cache stats|list|get|verify` */

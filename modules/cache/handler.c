@@ -299,16 +299,16 @@ static h2o_iovec_t variant_key(h2o_req_t *req, h2o_iovec_t primary, const ae_rec
 }
 
 /* Looks up what the store holds for the request: the URL's record or, when the URL varies, the
- * selected variant's (*key becomes the variant's key). Returns 0 if found. */
-static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t *key, ae_record_t *rec, const char **fwd)
+ * selected variant's (*key becomes the variant's key; hash is the found record's). Returns 0 if found. */
+static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t *key, ae_record_t *rec, uint8_t *hash, const char **fwd)
 {
     *key = primary;
-    if (ae_store_get(txn, primary, rec) != 0 || ae_writer_delete_pending(primary))
+    if (ae_store_get_hashed(txn, primary, rec, hash) != 0 || ae_writer_delete_pending(primary))
         return -1;
     if (!rec->is_vary_index)
         return 0;
     *key = variant_key(req, primary, rec);
-    if (ae_store_get(txn, *key, rec) == 0 && !rec->is_vary_index)
+    if (ae_store_get_hashed(txn, *key, rec, hash) == 0 && !rec->is_vary_index)
         return 0;
     *fwd = "vary-miss";
     return -1;
@@ -326,7 +326,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     cache_handler_t *self = (cache_handler_t *)_self;
     const ae_cache_site_conf_t *conf = ae_cache_site_conf(self->site);
-    ae_store_reader_t *reader = &ae_cache_thread(ae_thread_of(req->conn->ctx))->reader;
+    ae_cache_thread_t *ct = ae_cache_thread(ae_thread_of(req->conn->ctx));
+    ae_store_reader_t *reader = &ct->reader;
+    uint8_t hash[AE_STORE_HASH_LEN];
     const char *fwd = "uri-miss";
     ae_request_directives_t directives;
     ae_record_t rec;
@@ -349,14 +351,16 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     ae_cache_request_directives(&conf->policy, &req->headers, &directives);
     MDB_txn *txn = ae_store_read_begin(reader);
-    if (txn != NULL && lookup(req, txn, primary, &key, &rec, &fwd) == 0) {
+    if (txn != NULL && lookup(req, txn, primary, &key, &rec, hash, &fwd) == 0) {
         int64_t now = req->processed_at.at.tv_sec;
         ae_fill_request_t refresh = {self->site, key, primary, AE_FILL_SHARED, "stale", &rec};
         switch (ae_cache_select(&directives, &rec.freshness, now)) {
         case AE_USE_FRESH:
         case AE_USE_STALE_ALLOWED:
-            if (serve_stored(req, reader, txn, &rec, now, &label_hit) == 0)
+            if (serve_stored(req, reader, txn, &rec, now, &label_hit) == 0) {
+                ae_cache_note_access(ct, hash);
                 return 0;
+            }
             break;
         case AE_USE_STALE_WHILE_REVALIDATE:
             ae_fill_refresh(req, &refresh); /* first: serving may end the request, and rec with it */

@@ -6,6 +6,10 @@
  *   MDB_NORDAHEAD  hits are random reads, read-ahead would only evict useful pages.
  * Stale reader slots of a killed process are cleared at open (mdb_reader_check).
  *
+ * Eviction is sampled LRU, in the manner of Redis: of a few objects picked at random, the one used
+ * longest ago goes. When an object was last used comes from the "access" database, which hits never
+ * write: workers collect the keys they served and the writer records them in batches (in seconds).
+ *
  * open/close: main thread. Read functions: worker threads (each with its own reader).
  * Write functions: the cache writer thread only.
  */
@@ -18,16 +22,17 @@
 #include "modules/cache/store.h"
 
 #define MAX_READERS 1024
-#define KEY_HASH_LEN 16
 
 static MDB_env *env;
-static MDB_dbi objects_db, chunks_db, meta_db;
+static MDB_dbi objects_db, chunks_db, meta_db, access_db;
 
-static void hash_key(h2o_iovec_t key, uint8_t out[KEY_HASH_LEN])
+#define EVICTION_SAMPLES 5
+
+void ae_store_key_hash(h2o_iovec_t key, uint8_t out[AE_STORE_HASH_LEN])
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)key.base, key.len, md);
-    memcpy(out, md, KEY_HASH_LEN);
+    memcpy(out, md, AE_STORE_HASH_LEN);
 }
 
 static int open_dbs(int read_only, char *err, size_t err_size)
@@ -38,7 +43,7 @@ static int open_dbs(int read_only, char *err, size_t err_size)
     if ((rc = mdb_txn_begin(env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0)
         goto Error;
     if ((rc = mdb_dbi_open(txn, "objects", flags, &objects_db)) != 0 || (rc = mdb_dbi_open(txn, "chunks", flags, &chunks_db)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", flags, &meta_db)) != 0) {
+        (rc = mdb_dbi_open(txn, "meta", flags, &meta_db)) != 0 || (rc = mdb_dbi_open(txn, "access", flags, &access_db)) != 0) {
         mdb_txn_abort(txn);
         goto Error;
     }
@@ -59,7 +64,7 @@ int ae_store_open(const char *path, uint64_t size, int read_only, char *err, siz
         return -1;
     }
     if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_mapsize(env, size)) != 0 || (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
-        (rc = mdb_env_set_maxdbs(env, 4)) != 0)
+        (rc = mdb_env_set_maxdbs(env, 5)) != 0)
         goto Error;
     if ((rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0), 0640)) != 0)
         goto Error;
@@ -121,10 +126,15 @@ void ae_store_reader_dispose(ae_store_reader_t *reader)
 
 int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec)
 {
-    uint8_t hash[KEY_HASH_LEN];
-    MDB_val k = {sizeof(hash), hash}, v;
+    uint8_t hash[AE_STORE_HASH_LEN];
+    return ae_store_get_hashed(txn, key, rec, hash);
+}
 
-    hash_key(key, hash);
+int ae_store_get_hashed(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec, uint8_t hash[AE_STORE_HASH_LEN])
+{
+    MDB_val k = {AE_STORE_HASH_LEN, hash}, v;
+
+    ae_store_key_hash(key, hash);
     if (mdb_get(txn, objects_db, &k, &v) != 0)
         return -1;
     if (ae_record_decode(v.mv_data, v.mv_size, rec) != 0)
@@ -209,9 +219,9 @@ static int delete_object(MDB_txn *txn, MDB_val *k);
 
 static int delete_key(MDB_txn *txn, h2o_iovec_t key)
 {
-    uint8_t hash[KEY_HASH_LEN];
+    uint8_t hash[AE_STORE_HASH_LEN];
     MDB_val k = {sizeof(hash), hash};
-    hash_key(key, hash);
+    ae_store_key_hash(key, hash);
     return delete_object(txn, &k);
 }
 
@@ -256,6 +266,8 @@ static int delete_object(MDB_txn *txn, MDB_val *k)
         if (rc != 0)
             return rc;
     }
+    if ((rc = mdb_del(txn, access_db, k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        return rc;
     return mdb_del(txn, objects_db, k, NULL);
 }
 
@@ -329,12 +341,12 @@ static void set_inline_body(ae_store_object_t *obj, char **gathered)
 
 int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
 {
-    uint8_t hash[KEY_HASH_LEN];
+    uint8_t hash[AE_STORE_HASH_LEN];
     MDB_val k = {sizeof(hash), hash}, v;
     ae_body_t *body = obj->body;
     int rc;
 
-    hash_key(obj->key, hash);
+    ae_store_key_hash(obj->key, hash);
     if ((rc = delete_object(txn, &k)) != 0)
         return rc;
 
@@ -355,6 +367,18 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
     return rc;
 }
 
+int ae_store_record_access(MDB_txn *txn, const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count, int64_t when)
+{
+    uint32_t second = (uint32_t)when;
+    for (size_t i = 0; i != count; ++i) {
+        MDB_val k = {AE_STORE_HASH_LEN, (void *)hashes[i]}, v = {sizeof(second), &second};
+        int rc = mdb_put(txn, access_db, &k, &v, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int ae_store_delete(MDB_txn *txn, h2o_iovec_t key)
 {
     return delete_key(txn, key);
@@ -363,7 +387,7 @@ int ae_store_delete(MDB_txn *txn, h2o_iovec_t key)
 /* Writes the vary index of obj->primary: its names, then the variants (oldest first). */
 static int put_vary_index(MDB_txn *txn, ae_store_object_t *obj, h2o_iovec_t *variants, size_t n)
 {
-    uint8_t hash[KEY_HASH_LEN];
+    uint8_t hash[AE_STORE_HASH_LEN];
     MDB_val k = {sizeof(hash), hash}, v;
     size_t len = obj->vary_names.len;
     for (size_t i = 0; i != n; ++i)
@@ -374,7 +398,7 @@ static int put_vary_index(MDB_txn *txn, ae_store_object_t *obj, h2o_iovec_t *var
         dst = ae_record_put_header(dst, h2o_iovec_init(H2O_STRLIT("variant")), variants[i]);
 
     ae_record_t index = {.status = 200, .is_vary_index = 1, .key = obj->primary, .headers = h2o_iovec_init(block, len)};
-    hash_key(obj->primary, hash);
+    ae_store_key_hash(obj->primary, hash);
     v.mv_size = ae_record_encoded_size(&index);
     int rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE);
     if (rc == 0)
@@ -415,31 +439,64 @@ int ae_store_put_variant(MDB_txn *txn, ae_store_object_t *obj)
     return rc;
 }
 
-size_t ae_store_evict(MDB_txn *txn, size_t count)
+/* When the object at this cursor position was last used: its access entry, else when it was
+ * stored. A record that does not decode is the first to go. */
+static uint32_t last_used(MDB_txn *txn, MDB_val *k, MDB_val *v)
 {
-    MDB_cursor *cursor;
-    uint8_t start[KEY_HASH_LEN], (*victims)[KEY_HASH_LEN] = malloc(count * KEY_HASH_LEN);
-    MDB_val k = {sizeof(start), start}, v;
-    size_t found = 0, evicted = 0;
+    MDB_val access;
+    ae_record_t rec;
+    if (mdb_get(txn, access_db, k, &access) == 0 && access.mv_size == sizeof(uint32_t)) {
+        uint32_t second;
+        memcpy(&second, access.mv_data, sizeof(second));
+        return second;
+    }
+    return ae_record_decode(v->mv_data, v->mv_size, &rec) == 0 ? (uint32_t)rec.freshness.response_time : 0;
+}
 
-    for (size_t i = 0; i != sizeof(start); ++i)
-        start[i] = (uint8_t)rand();
-    if (mdb_cursor_open(txn, objects_db, &cursor) == 0) {
-        /* from a random key to the end, then from the first key on */
+/* Of EVICTION_SAMPLES objects at random places of the key space, the key of the one used longest ago. */
+static int pick_victim(MDB_txn *txn, MDB_cursor *cursor, uint8_t victim[AE_STORE_HASH_LEN])
+{
+    uint32_t oldest = UINT32_MAX;
+    int found = 0;
+    for (int i = 0; i != EVICTION_SAMPLES; ++i) {
+        uint8_t start[AE_STORE_HASH_LEN];
+        MDB_val k = {sizeof(start), start}, v;
+        for (size_t j = 0; j != sizeof(start); ++j)
+            start[j] = (uint8_t)rand();
         int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
         if (rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-        for (; rc == 0 && found != count; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
-            if (k.mv_size == KEY_HASH_LEN)
-                memcpy(victims[found++], k.mv_data, KEY_HASH_LEN);
-        mdb_cursor_close(cursor);
+        if (rc != 0 || k.mv_size != AE_STORE_HASH_LEN)
+            continue;
+        uint32_t used = last_used(txn, &k, &v);
+        if (used <= oldest) {
+            oldest = used;
+            memcpy(victim, k.mv_data, AE_STORE_HASH_LEN);
+            found = 1;
+        }
     }
-    for (size_t i = 0; i != found; ++i) {
-        MDB_val victim = {KEY_HASH_LEN, victims[i]};
-        if (delete_object(txn, &victim) != 0)
+    return found;
+}
+
+size_t ae_store_evict(MDB_txn *txn, size_t count)
+{
+    MDB_cursor *cursor;
+    size_t evicted = 0;
+    if (mdb_cursor_open(txn, objects_db, &cursor) != 0)
+        return 0;
+    while (evicted != count) {
+        uint8_t victim[AE_STORE_HASH_LEN];
+        MDB_val k = {sizeof(victim), victim};
+        if (!pick_victim(txn, cursor, victim) || delete_object(txn, &k) != 0)
             break;
         ++evicted;
     }
-    free(victims);
+    mdb_cursor_close(cursor);
     return evicted;
+}
+
+size_t ae_store_object_count(MDB_txn *txn)
+{
+    MDB_stat stat;
+    return mdb_stat(txn, objects_db, &stat) == 0 ? stat.ms_entries : 0;
 }

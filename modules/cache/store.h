@@ -4,7 +4,8 @@
  * hit costs no allocation and never writes. Only the cache writer thread writes.
  *
  * Databases: "objects" (16-byte hash of the cache key -> record, see record.h), "chunks" (body id +
- * index -> up to AE_BODY_CHUNK_SIZE bytes) and "meta" (the next body id).
+ * index -> up to AE_BODY_CHUNK_SIZE bytes), "access" (hash -> minute of the last use, written in
+ * batches) and "meta" (the next body id).
  */
 #ifndef ANYEDGE_CACHE_STORE_H
 #define ANYEDGE_CACHE_STORE_H
@@ -15,6 +16,11 @@
 #include "modules/origin/body.h"
 
 /* read_only: for the operator commands, alongside a running daemon or not. */
+#define AE_STORE_HASH_LEN 16
+
+/* The key under which an object is stored: a 16-byte hash of its cache key. */
+void ae_store_key_hash(h2o_iovec_t key, uint8_t out[AE_STORE_HASH_LEN]);
+
 int ae_store_open(const char *path, uint64_t size, int read_only, char *err, size_t err_size);
 void ae_store_close(void);
 
@@ -29,6 +35,8 @@ void ae_store_reader_dispose(ae_store_reader_t *reader);
 
 /* Finds the record stored under `key`; -1 when there is none or it cannot be decoded. */
 int ae_store_get(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec);
+/* The same, also giving the key's hash (to report the access of a hit). */
+int ae_store_get_hashed(MDB_txn *txn, h2o_iovec_t key, ae_record_t *rec, uint8_t hash[AE_STORE_HASH_LEN]);
 /* The bytes of one body chunk, valid while txn is; -1 if it is missing. */
 int ae_store_get_chunk(MDB_txn *txn, uint64_t body_id, uint32_t index, h2o_iovec_t *out);
 
@@ -59,7 +67,10 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj);
 int ae_store_put_variant(MDB_txn *txn, ae_store_object_t *obj);
 /* Removes the object stored under `key` (with all its variants), if any; returns 0 or an LMDB error code. */
 int ae_store_delete(MDB_txn *txn, h2o_iovec_t key);
-/* Removes about `count` objects from a random place in the key space; returns how many. */
+/* Notes that these objects were used at `when` (unix time, in seconds). */
+int ae_store_record_access(MDB_txn *txn, const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count, int64_t when);
+/* Removes up to `count` objects, each the least recently used of a few sampled; returns how many. */
 size_t ae_store_evict(MDB_txn *txn, size_t count);
+size_t ae_store_object_count(MDB_txn *txn);
 
 #endif

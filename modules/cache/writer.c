@@ -4,11 +4,13 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include "modules/cache/writer.h"
 #include "server/log.h"
 
 #define MAX_QUEUED_JOBS 4096
-#define EVICT_BATCH 256
+#define MAX_EVICT_ROUNDS 8
 
 static pthread_t thread;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -23,7 +25,7 @@ void ae_write_job_free(ae_write_job_t *job)
 {
     if (job->on_done != NULL)
         job->on_done(job->on_done_data);
-    if (job->obj.body != NULL)
+    if (job->kind == AE_WRITE_PUT)
         ae_body_release(job->obj.body);
     free(job->owned);
     free(job);
@@ -51,6 +53,7 @@ int ae_writer_submit(ae_write_job_t *job)
 int ae_writer_submit_delete(h2o_iovec_t key)
 {
     ae_write_job_t *job = calloc(1, sizeof(*job));
+    job->kind = AE_WRITE_DELETE;
     job->owned = h2o_strdup(NULL, key.base, key.len).base;
     job->obj.key = h2o_iovec_init(job->owned, key.len);
     __atomic_add_fetch(&deletes_pending, 1, __ATOMIC_ACQ_REL);
@@ -60,10 +63,21 @@ int ae_writer_submit_delete(h2o_iovec_t key)
     return -1;
 }
 
+int ae_writer_submit_access(const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count)
+{
+    ae_write_job_t *job = calloc(1, sizeof(*job));
+    job->kind = AE_WRITE_ACCESS;
+    job->owned = malloc(count * AE_STORE_HASH_LEN);
+    memcpy(job->owned, hashes, count * AE_STORE_HASH_LEN);
+    job->accessed = count;
+    job->accessed_at = time(NULL);
+    return ae_writer_submit(job);
+}
+
 static int list_deletes(ae_write_job_t *jobs, h2o_iovec_t key)
 {
     for (; jobs != NULL; jobs = jobs->next)
-        if (jobs->obj.body == NULL && h2o_memis(jobs->obj.key.base, jobs->obj.key.len, key.base, key.len))
+        if (jobs->kind == AE_WRITE_DELETE && h2o_memis(jobs->obj.key.base, jobs->obj.key.len, key.base, key.len))
             return 1;
     return 0;
 }
@@ -85,7 +99,9 @@ static int write_batch(ae_write_job_t *jobs)
     if (txn == NULL)
         return MDB_PANIC;
     for (ae_write_job_t *job = jobs; job != NULL && rc == 0; job = job->next)
-        rc = job->obj.body == NULL            ? ae_store_delete(txn, job->obj.key)
+        rc = job->kind == AE_WRITE_DELETE     ? ae_store_delete(txn, job->obj.key)
+             : job->kind == AE_WRITE_ACCESS   ? ae_store_record_access(txn, (const uint8_t(*)[AE_STORE_HASH_LEN])job->owned, job->accessed,
+                                                                       job->accessed_at)
              : job->obj.vary_names.len != 0 ? ae_store_put_variant(txn, &job->obj)
                                             : ae_store_put(txn, &job->obj);
     if (rc != 0) {
@@ -95,23 +111,25 @@ static int write_batch(ae_write_job_t *jobs)
     return mdb_txn_commit(txn);
 }
 
-static void make_room(void)
+/* Evicts an eighth of the objects (at least one); returns how many went. */
+static size_t make_room(void)
 {
     MDB_txn *txn = ae_store_write_begin();
     if (txn == NULL)
-        return;
-    size_t evicted = ae_store_evict(txn, EVICT_BATCH);
-    if (mdb_txn_commit(txn) == 0)
-        ae_log_info("cache full: evicted %zu objects", evicted);
+        return 0;
+    size_t batch = ae_store_object_count(txn) / 8;
+    size_t evicted = ae_store_evict(txn, batch != 0 ? batch : 1);
+    if (mdb_txn_commit(txn) != 0)
+        return 0;
+    ae_log_info("cache full: evicted %zu objects", evicted);
+    return evicted;
 }
 
 static void commit_jobs(ae_write_job_t *jobs)
 {
     int rc = write_batch(jobs);
-    if (rc == MDB_MAP_FULL) {
-        make_room();
+    for (int round = 0; rc == MDB_MAP_FULL && round != MAX_EVICT_ROUNDS && make_room() != 0; ++round)
         rc = write_batch(jobs);
-    }
     if (rc != 0)
         ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
     pthread_mutex_lock(&mutex);
@@ -119,7 +137,7 @@ static void commit_jobs(ae_write_job_t *jobs)
     pthread_mutex_unlock(&mutex);
     while (jobs != NULL) {
         ae_write_job_t *next = jobs->next;
-        if (jobs->obj.body == NULL)
+        if (jobs->kind == AE_WRITE_DELETE)
             __atomic_sub_fetch(&deletes_pending, 1, __ATOMIC_ACQ_REL);
         ae_write_job_free(jobs);
         jobs = next;

@@ -1,7 +1,8 @@
 /*
- * The cache writer: the only thread that writes to the store. Workers submit finished responses to a
- * bounded queue (when it is full the response simply stays uncached); the writer commits everything
- * queued in one transaction (group commit) and, when the map is full, evicts a batch and retries once.
+ * The cache writer: the only thread that writes to the store. Workers submit finished responses,
+ * removals and batches of accesses to a bounded queue (when it is full a response simply stays
+ * uncached); the writer commits everything queued in one transaction (group commit) and, when the
+ * map is full, evicts the least recently used objects and retries.
  *
  * ae_writer_start/stop: main thread. ae_writer_submit: any worker thread.
  */
@@ -12,8 +13,11 @@
 
 typedef struct ae_write_job {
     struct ae_write_job *next;
-    ae_store_object_t obj; /* to store; or, when obj.body is NULL, only obj.key: to delete */
-    char *owned;           /* key, reason and header block of obj, one allocation */
+    enum { AE_WRITE_PUT, AE_WRITE_DELETE, AE_WRITE_ACCESS } kind;
+    ae_store_object_t obj; /* PUT: the object; DELETE: only obj.key */
+    char *owned;           /* key, reason and header block of obj, or the hashes of ACCESS: one allocation */
+    size_t accessed;       /* ACCESS: how many hashes `owned` holds */
+    int64_t accessed_at;
     /* called when the job is done with (committed, failed or dropped), on the thread that frees it */
     void (*on_done)(void *data);
     void *on_done_data;
@@ -27,6 +31,8 @@ int ae_writer_submit(ae_write_job_t *job);
 void ae_write_job_free(ae_write_job_t *job);
 /* Queues the removal of the object stored under `key` (copied). */
 int ae_writer_submit_delete(h2o_iovec_t key);
+/* Queues a note that these objects were used just now (hashes copied). */
+int ae_writer_submit_access(const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count);
 /* Is a removal of `key` queued or not yet committed? Then what the store holds for it is already
  * gone for readers. Costs one atomic load when no removal is pending. */
 int ae_writer_delete_pending(h2o_iovec_t key);
