@@ -236,6 +236,8 @@ static void on_flush_timeout(h2o_timeout_entry_t *entry)
 
 void ae_cache_note_access(ae_cache_thread_t *ct, const uint8_t hash[AE_STORE_HASH_LEN])
 {
+    if (ct->accessed_count != 0 && memcmp(ct->accessed[ct->accessed_count - 1], hash, AE_STORE_HASH_LEN) == 0)
+        return; /* the same hot object again, before its use was recorded */
     memcpy(ct->accessed[ct->accessed_count++], hash, AE_STORE_HASH_LEN);
     if (ct->accessed_count == AE_ACCESS_BATCH)
         flush_accesses(ct);

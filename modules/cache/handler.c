@@ -22,6 +22,10 @@
 #include "modules/cache/writer.h"
 #include "modules/origin/origin.h"
 
+/* A hit is noted for eviction only when the object's recorded use is older than this: enough to
+ * tell the used from the unused, and a writer's work of at most one note per object and minute. */
+#define ACCESS_RESOLUTION_S 60
+
 typedef struct {
     h2o_handler_t super;
     ae_site_t *site;
@@ -357,10 +361,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         switch (ae_cache_select(&directives, &rec.freshness, now)) {
         case AE_USE_FRESH:
         case AE_USE_STALE_ALLOWED:
-            if (serve_stored(req, reader, txn, &rec, now, &label_hit) == 0) {
-                ae_cache_note_access(ct, hash);
+            if (ae_store_last_access(txn, hash) + ACCESS_RESOLUTION_S <= now)
+                ae_cache_note_access(ct, hash); /* before serving: that may end the request and the txn */
+            if (serve_stored(req, reader, txn, &rec, now, &label_hit) == 0)
                 return 0;
-            }
             break;
         case AE_USE_STALE_WHILE_REVALIDATE:
             ae_fill_refresh(req, &refresh); /* first: serving may end the request, and rec with it */

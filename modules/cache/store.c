@@ -367,6 +367,16 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
     return rc;
 }
 
+int64_t ae_store_last_access(MDB_txn *txn, const uint8_t hash[AE_STORE_HASH_LEN])
+{
+    MDB_val k = {AE_STORE_HASH_LEN, (void *)hash}, v;
+    uint32_t second;
+    if (mdb_get(txn, access_db, &k, &v) != 0 || v.mv_size != sizeof(second))
+        return 0;
+    memcpy(&second, v.mv_data, sizeof(second));
+    return second;
+}
+
 int ae_store_record_access(MDB_txn *txn, const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count, int64_t when)
 {
     uint32_t second = (uint32_t)when;

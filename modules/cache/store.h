@@ -67,6 +67,8 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj);
 int ae_store_put_variant(MDB_txn *txn, ae_store_object_t *obj);
 /* Removes the object stored under `key` (with all its variants), if any; returns 0 or an LMDB error code. */
 int ae_store_delete(MDB_txn *txn, h2o_iovec_t key);
+/* When the object was last recorded as used (unix time), or 0. */
+int64_t ae_store_last_access(MDB_txn *txn, const uint8_t hash[AE_STORE_HASH_LEN]);
 /* Notes that these objects were used at `when` (unix time, in seconds). */
 int ae_store_record_access(MDB_txn *txn, const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count, int64_t when);
 /* Removes up to `count` objects, each the least recently used of a few sampled; returns how many. */
