@@ -7,7 +7,7 @@
  * Stale reader slots of a killed process are cleared at open (mdb_reader_check).
  *
  * Eviction is sampled LRU, in the manner of Redis: of a few objects picked at random, the one used
- * longest ago goes. When an object was last used comes from the "access" database, which hits never
+ * longest ago goes (in a store of few objects, the one used longest ago of all). When an object was last used comes from the "access" database, which hits never
  * write: workers collect the keys they served and the writer records them in batches (in seconds).
  *
  * open/close: main thread. Read functions: worker threads (each with its own reader).
@@ -27,6 +27,7 @@ static MDB_env *env;
 static MDB_dbi objects_db, chunks_db, meta_db, access_db;
 
 #define EVICTION_SAMPLES 5
+#define EXHAUSTIVE_BELOW 256
 
 void ae_store_key_hash(h2o_iovec_t key, uint8_t out[AE_STORE_HASH_LEN])
 {
@@ -463,27 +464,40 @@ static uint32_t last_used(MDB_txn *txn, MDB_val *k, MDB_val *v)
     return ae_record_decode(v->mv_data, v->mv_size, &rec) == 0 ? (uint32_t)rec.freshness.response_time : 0;
 }
 
-/* Of EVICTION_SAMPLES objects at random places of the key space, the key of the one used longest ago. */
+/* Keeps the candidate at the cursor if it was used longer ago than the one kept so far. */
+static void consider(MDB_txn *txn, MDB_val *k, MDB_val *v, uint32_t *oldest, uint8_t victim[AE_STORE_HASH_LEN], int *found)
+{
+    uint32_t used = last_used(txn, k, v);
+    if (k->mv_size == AE_STORE_HASH_LEN && (!*found || used < *oldest)) {
+        *oldest = used;
+        memcpy(victim, k->mv_data, AE_STORE_HASH_LEN);
+        *found = 1;
+    }
+}
+
+/* The key of the object used longest ago: of EVICTION_SAMPLES picked at random places of the key
+ * space, or of all of them when there are so few that looking at each costs nothing. */
 static int pick_victim(MDB_txn *txn, MDB_cursor *cursor, uint8_t victim[AE_STORE_HASH_LEN])
 {
-    uint32_t oldest = UINT32_MAX;
+    uint32_t oldest = 0;
     int found = 0;
+    MDB_val k, v;
+
+    if (ae_store_object_count(txn) <= EXHAUSTIVE_BELOW) {
+        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
+            consider(txn, &k, &v, &oldest, victim, &found);
+        return found;
+    }
     for (int i = 0; i != EVICTION_SAMPLES; ++i) {
         uint8_t start[AE_STORE_HASH_LEN];
-        MDB_val k = {sizeof(start), start}, v;
         for (size_t j = 0; j != sizeof(start); ++j)
             start[j] = (uint8_t)rand();
+        k = (MDB_val){sizeof(start), start};
         int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
         if (rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-        if (rc != 0 || k.mv_size != AE_STORE_HASH_LEN)
-            continue;
-        uint32_t used = last_used(txn, &k, &v);
-        if (used <= oldest) {
-            oldest = used;
-            memcpy(victim, k.mv_data, AE_STORE_HASH_LEN);
-            found = 1;
-        }
+        if (rc == 0)
+            consider(txn, &k, &v, &oldest, victim, &found);
     }
     return found;
 }
