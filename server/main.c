@@ -84,6 +84,17 @@ static int run(ae_server_t *srv)
     return 0;
 }
 
+/* Loads the config into the server; prints the error and returns -1 when it does not load. */
+static int load_config(const char *path)
+{
+    char err[1024];
+    ae_server_init(&server);
+    if (ae_server_load_config(&server, path, err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "%s\n", err);
+    return -1;
+}
+
 static ae_module_t *find_command(const char *name)
 {
     for (ae_module_t **m = ae_modules; *m != NULL; ++m)
@@ -96,7 +107,7 @@ static ae_module_t *find_command(const char *name)
 static int run_command(ae_module_t *module, int argc, char **argv)
 {
     const char *config_path = NULL;
-    char **args = calloc(argc + 1, sizeof(*args)), err[1024];
+    char **args = calloc(argc + 1, sizeof(*args));
     int nargs = 0, status;
 
     for (int i = 0; i < argc; ++i) {
@@ -110,13 +121,7 @@ static int run_command(ae_module_t *module, int argc, char **argv)
         free(args);
         return 2;
     }
-    ae_server_init(&server);
-    if (ae_server_load_config(&server, config_path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        status = 1;
-    } else {
-        status = module->run_command(&server, nargs, args);
-    }
+    status = load_config(config_path) == 0 ? module->run_command(&server, nargs, args) : 1;
     ae_server_dispose(&server);
     free(args);
     return status;
@@ -129,7 +134,6 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL}};
     const char *config_path = NULL;
     int check_only = 0, opt, status;
-    char err[1024];
 
     ae_modules_register();
     if (argc > 1 && argv[1][0] != '-') {
@@ -165,9 +169,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    ae_server_init(&server);
-    if (ae_server_load_config(&server, config_path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
+    if (load_config(config_path) != 0) {
         status = 1;
     } else if (check_only) {
         fprintf(stderr, "%s: configuration OK\n", config_path);
