@@ -338,19 +338,18 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     ae_record_t rec;
     const ae_record_t *stored = NULL;
 
-    h2o_iovec_t primary = key_of(req, self->site, req->path), key = primary;
-    switch (ae_cache_classify_request(req->method, &req->headers)) {
-    case AE_REQUEST_PASS_METHOD:
+    ae_request_class_t class = ae_cache_classify_request(req->method, &req->headers);
+    if (class == AE_REQUEST_PASS_METHOD) {
         ae_cache_set_status(req, "PASS", "anyedge; fwd=method");
         if (!ae_cache_method_invalidates(req->method))
             return -1;
         ae_origin_relay(req, self->site, on_unsafe_response, self->site);
         return 0;
-    case AE_REQUEST_PASS_AUTHORIZED:
+    }
+    h2o_iovec_t primary = key_of(req, self->site, req->path), key = primary;
+    if (class == AE_REQUEST_PASS_AUTHORIZED) {
         ae_fill_serve(req, &(ae_fill_request_t){self->site, primary, primary, AE_FILL_PRIVATE, "request", NULL});
         return 0;
-    case AE_REQUEST_LOOKUP:
-        break;
     }
 
     ae_cache_request_directives(&conf->policy, &req->headers, &directives);

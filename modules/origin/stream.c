@@ -48,7 +48,7 @@ static void send_available(ae_client_stream_t *stream)
 
     if (stream->body == NULL || stream->sending || stream->final_sent)
         return;
-    int finished = __atomic_load_n(&stream->finished, __ATOMIC_ACQUIRE) || stream->position >= stream->window_end;
+    int finished = stream->finished || stream->position >= stream->window_end;
     size_t n = ae_body_read(stream->body, &stream->cursor, vecs, MAX_VECS_PER_SEND);
     int read_all = n != MAX_VECS_PER_SEND;
     n = clip_to_window(stream, vecs, n);
@@ -122,6 +122,6 @@ void ae_client_stream_poke(ae_client_stream_t *stream)
 void ae_client_stream_finish(ae_client_stream_t *stream, int complete)
 {
     stream->complete = complete;
-    __atomic_store_n(&stream->finished, 1, __ATOMIC_RELEASE);
+    stream->finished = 1;
     send_available(stream);
 }
