@@ -356,8 +356,12 @@ static void on_fetch_head(ae_fetch_t *fetch)
 static void on_fetch_body(ae_fetch_t *fetch)
 {
     fill_t *fill = fetch->data;
-    if (!abandon_if_unwanted(fill))
-        notify_all(fill);
+    if (abandon_if_unwanted(fill))
+        return;
+    /* a body of unknown length grew too big to store: those reading it keep it, nobody new joins */
+    if (fill->head == HEAD_SHARED && fill->body->size > ae_cache_max_object_size())
+        table_remove(fill);
+    notify_all(fill);
 }
 
 static void on_fetch_end(ae_fetch_t *fetch, ae_fetch_result_t result)

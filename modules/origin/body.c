@@ -94,6 +94,25 @@ size_t ae_body_read(ae_body_t *body, ae_body_cursor_t *cursor, h2o_iovec_t *vecs
     return n;
 }
 
+void ae_body_set_single_reader(ae_body_t *body)
+{
+    body->single_reader = 1;
+}
+
+static void call_drained(ae_body_t *body)
+{
+    void (*cb)(void *) = body->on_drained;
+    body->on_drained = NULL;
+    if (cb != NULL)
+        cb(body->drained_data);
+}
+
+void ae_body_end_single_reader(ae_body_t *body)
+{
+    body->single_reader = 0;
+    call_drained(body);
+}
+
 void ae_body_discard_read(ae_body_t *body, ae_body_cursor_t *cursor)
 {
     if (cursor->chunk == NULL)
@@ -101,6 +120,20 @@ void ae_body_discard_read(ae_body_t *body, ae_body_cursor_t *cursor)
     while (body->first != cursor->chunk) {
         ae_body_chunk_t *done = body->first;
         body->first = done->next;
+        body->discarded += done->len;
         free(done);
     }
+    if (body->size - body->discarded < AE_BODY_LOW_WATER)
+        call_drained(body);
+}
+
+int ae_body_is_full(const ae_body_t *body)
+{
+    return body->single_reader && body->size - body->discarded > AE_BODY_HIGH_WATER;
+}
+
+void ae_body_on_drained(ae_body_t *body, void (*on_drained)(void *data), void *data)
+{
+    body->on_drained = on_drained;
+    body->drained_data = data;
 }

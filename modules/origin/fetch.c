@@ -71,8 +71,10 @@ static void finish(ae_fetch_t *fetch, ae_fetch_result_t result, const char *errs
         fetch->errstr = errstr;
     if (!fetch->_cancelled)
         fetch->_cb->on_end(fetch, result);
-    if (fetch->body != NULL)
+    if (fetch->body != NULL) {
+        ae_body_on_drained(fetch->body, NULL, NULL);
         ae_body_release(fetch->body);
+    }
     h2o_mem_clear_pool(&fetch->pool);
     free(fetch);
     ae_thread_release(thread);
@@ -155,6 +157,25 @@ static int take_body(ae_fetch_t *fetch)
     }
 }
 
+static void on_body_read(h2o_socket_t *sock, const char *err);
+
+static void resume_reading(void *_fetch)
+{
+    ae_fetch_t *fetch = _fetch;
+    h2o_socket_read_start(fetch->_sock, on_body_read);
+    arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
+}
+
+/* The client is slower than the origin: leave the rest in the socket (TCP holds the origin back)
+ * until the client has taken what is held. take_body has consumed all input, so nothing waits. */
+static void pause_reading(ae_fetch_t *fetch)
+{
+    h2o_socket_read_stop(fetch->_sock);
+    if (h2o_timeout_is_linked(&fetch->_timer))
+        h2o_timeout_unlink(&fetch->_timer);
+    ae_body_on_drained(fetch->body, resume_reading, fetch);
+}
+
 static void on_body_read(h2o_socket_t *sock, const char *err)
 {
     ae_fetch_t *fetch = sock->data;
@@ -182,6 +203,8 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
         return;
     if (done)
         finish(fetch, AE_FETCH_OK, NULL);
+    else if (ae_body_is_full(fetch->body))
+        pause_reading(fetch);
     else
         arm_timer(fetch, &fetch->_link->idle_timeout, on_idle_timeout);
 }

@@ -81,8 +81,11 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
 static void on_disposed(void *_stream)
 {
     ae_client_stream_t *stream = _stream;
-    if (stream->body != NULL)
+    if (stream->body != NULL) {
+        if (stream->discard)
+            ae_body_end_single_reader(stream->body);
         ae_body_release(stream->body);
+    }
     stream->gone(stream->data);
 }
 
@@ -98,6 +101,8 @@ void ae_client_stream_start(ae_client_stream_t *stream, ae_body_t *body, int dis
     ae_body_addref(body);
     stream->body = body;
     stream->discard = discard;
+    if (discard)
+        ae_body_set_single_reader(body);
     stream->date = h2o_strdup(&stream->req->pool, date.base, date.len);
     h2o_start_response(stream->req, &stream->super);
     if (h2o_memis(stream->req->method.base, stream->req->method.len, H2O_STRLIT("HEAD"))) {
