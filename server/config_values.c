@@ -205,6 +205,7 @@ int ae_config_listen_addr(ae_config_t *cf, yaml_node_t *node, ae_listen_addr_t *
     if (ae_parse_listen_addr(s, &out->addr, &out->addrlen) != 0)
         return ae_config_error(cf, node, "'%s': bad address '%s' (expected IPV4:PORT or [IPV6]:PORT, port 1-65535)", cf->key, s);
     out->text = strdup(s);
+    out->hosts = NULL;
     return 0;
 }
 

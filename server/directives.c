@@ -176,7 +176,10 @@ static int set_sites(ae_config_t *cf, yaml_node_t *value, ae_site_t *unused)
 
 static int on_config_done(ae_config_t *cf, ae_server_t *srv)
 {
-    if (srv->listen.size == 0)
+    size_t site_listeners = 0;
+    for (size_t i = 0; i != srv->listen.size; ++i)
+        site_listeners += srv->listen.entries[i].hosts == NULL;
+    if (site_listeners == 0)
         return ae_config_error_at(cf, 1, "no 'listen' address (expected e.g. listen: [\"127.0.0.1:8080\"])");
     if (srv->sites.size == 0)
         return ae_config_error_at(cf, 1, "no 'sites' (expected at least one site with 'host' and 'origin')");

@@ -3,11 +3,13 @@
  *
  *   anyedge -c FILE       run in the foreground, log to stderr
  *   anyedge -t -c FILE    check the config: exit 0, or 1 with "FILE:LINE: message"
- *   anyedge COMMAND ARGS... -c FILE   an operator command of a module (e.g. `cache stats`)
+ *   anyedge COMMAND ARGS... -c FILE   an operator command of a module (e.g. `cache stats`, `drain`)
  *   anyedge --version | --help
  *
  * The main thread loads the config, lets modules open their resources, starts the workers and then
- * only waits for SIGTERM/SIGINT; the stop is graceful (see worker.c), then modules flush and close.
+ * only waits for signals: SIGUSR2 asks the modules to drain; on SIGTERM/SIGINT the modules stop first
+ * (the route is withdrawn while the listeners still serve), then the workers stop gracefully (see
+ * worker.c), then modules flush and close.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -23,10 +25,12 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "Usage: anyedge -c FILE        run the edge node in the foreground (logs to stderr)\n"
                 "       anyedge -t -c FILE     check the configuration and exit\n"
-                "       anyedge cache stats|list|verify -c FILE, anyedge cache get KEY -c FILE\n"
-                "                              read the store (also while the daemon runs)\n"
                 "       anyedge --version      print the version\n"
-                "       anyedge --help         print this help\n");
+                "       anyedge --help         print this help\n"
+                "Commands (each with -c FILE):\n");
+    for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+        for (const ae_command_t *c = (*m)->commands; c != NULL && c->name != NULL; ++c)
+            fprintf(fp, "       anyedge %s\n", c->usage);
 }
 
 static int init_modules(ae_server_t *srv)
@@ -44,26 +48,43 @@ static void shutdown_modules(ae_server_t *srv)
             (*m)->on_shutdown(srv);
 }
 
-static int wait_for_stop_signal(void)
+static void add_handled_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR2);
+}
+
+/* Serves SIGUSR2 (drain) until SIGTERM or SIGINT arrives; returns that one. */
+static int wait_for_stop_signal(ae_server_t *srv)
 {
     sigset_t set;
     int sig;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigwait(&set, &sig);
+    add_handled_signals(&set);
+    while (sigwait(&set, &sig) != 0 || sig == SIGUSR2) {
+        ae_log_info("received SIGUSR2: draining");
+        for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+            if ((*m)->on_drain_signal != NULL)
+                (*m)->on_drain_signal(srv);
+    }
     return sig;
+}
+
+static void stop_modules(ae_server_t *srv)
+{
+    for (ae_module_t **m = ae_modules; *m != NULL; ++m)
+        if ((*m)->on_stop != NULL)
+            (*m)->on_stop(srv);
 }
 
 static int run(ae_server_t *srv)
 {
     sigset_t set;
 
-    /* workers inherit this mask: only the main thread takes SIGTERM/SIGINT, through sigwait() */
+    /* other threads inherit this mask: only the main thread takes these signals, through sigwait() */
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    add_handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     ae_router_register(srv);
@@ -72,12 +93,13 @@ static int run(ae_server_t *srv)
     if (ae_workers_start(srv) != 0)
         return 1;
     for (size_t i = 0; i != srv->listen.size; ++i)
-        ae_log_info("listening on %s", srv->listen.entries[i].text);
+        ae_log_info("listening on %s%s", srv->listen.entries[i].text, srv->listen.entries[i].hosts != NULL ? " (admin)" : "");
     ae_log_info("anyedge %s ready (%u threads, %zu sites)", ANYEDGE_VERSION, srv->num_threads, srv->sites.size);
 
-    int sig = wait_for_stop_signal();
-    ae_log_info("received %s: finishing in-flight requests (at most %llums)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                (unsigned long long)srv->shutdown_timeout_ms);
+    int sig = wait_for_stop_signal(srv);
+    ae_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop_modules(srv);
+    ae_log_info("finishing in-flight requests (at most %llums)", (unsigned long long)srv->shutdown_timeout_ms);
     ae_workers_stop(srv);
     shutdown_modules(srv);
     ae_log_info("stopped");
@@ -95,16 +117,17 @@ static int load_config(const char *path)
     return -1;
 }
 
-static ae_module_t *find_command(const char *name)
+static const ae_command_t *find_command(const char *name)
 {
     for (ae_module_t **m = ae_modules; *m != NULL; ++m)
-        if ((*m)->command != NULL && strcmp((*m)->command, name) == 0)
-            return *m;
+        for (const ae_command_t *c = (*m)->commands; c != NULL && c->name != NULL; ++c)
+            if (strcmp(c->name, name) == 0)
+                return c;
     return NULL;
 }
 
-/* `anyedge COMMAND ARGS... -c FILE`: the arguments but -c FILE go to the module. */
-static int run_command(ae_module_t *module, int argc, char **argv)
+/* `anyedge COMMAND ARGS... -c FILE`: the arguments but -c FILE go to the command. */
+static int run_command(const ae_command_t *command, int argc, char **argv)
 {
     const char *config_path = NULL;
     char **args = calloc(argc + 1, sizeof(*args));
@@ -121,7 +144,7 @@ static int run_command(ae_module_t *module, int argc, char **argv)
         free(args);
         return 2;
     }
-    status = load_config(config_path) == 0 ? module->run_command(&server, nargs, args) : 1;
+    status = load_config(config_path) == 0 ? command->run(&server, nargs, args) : 1;
     ae_server_dispose(&server);
     free(args);
     return status;
@@ -137,13 +160,13 @@ int main(int argc, char **argv)
 
     ae_modules_register();
     if (argc > 1 && argv[1][0] != '-') {
-        ae_module_t *module = find_command(argv[1]);
-        if (module == NULL) {
+        const ae_command_t *command = find_command(argv[1]);
+        if (command == NULL) {
             fprintf(stderr, "anyedge: unknown command '%s'\n", argv[1]);
             usage(stderr);
             return 2;
         }
-        return run_command(module, argc - 2, argv + 2);
+        return run_command(command, argc - 2, argv + 2);
     }
     while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
         switch (opt) {

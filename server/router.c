@@ -88,4 +88,5 @@ void ae_router_register(ae_server_t *srv)
     router_t *router = (router_t *)h2o_create_handler(pathconf, sizeof(*router));
     router->super.on_req = on_req;
     router->server = srv;
+    srv->site_hosts[0] = hostconf;
 }

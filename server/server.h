@@ -26,6 +26,7 @@ typedef struct ae_listen_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char *text; /* as written in the config, for log messages */
+    h2o_hostconf_t **hosts; /* what it serves: NULL for the sites (the router), else e.g. the admin endpoints */
 } ae_listen_addr_t;
 
 /* One entry of `sites:`; modules keep their per-site settings in conf[module->index]. */
@@ -62,6 +63,7 @@ struct ae_server {
     uint64_t shutdown_timeout_ms;
     H2O_VECTOR(ae_site_t *) sites;
     h2o_globalconf_t h2o;
+    h2o_hostconf_t *site_hosts[2]; /* the router's host, for the listeners of the sites */
     ae_thread_t *threads;
 };
 
@@ -75,6 +77,14 @@ typedef struct ae_directive {
     int (*set)(ae_config_t *cf, yaml_node_t *value, ae_site_t *site);
 } ae_directive_t;
 
+/* `anyedge NAME ARGS... -c FILE`: an operator command, run after the config is loaded; returns the
+ * exit status. */
+typedef struct ae_command {
+    const char *name;
+    const char *usage; /* "NAME ARGS...   what it does", for --help */
+    int (*run)(ae_server_t *srv, int argc, char **argv);
+} ae_command_t;
+
 typedef struct ae_module {
     const char *name;
     const ae_directive_t *directives;
@@ -84,14 +94,15 @@ typedef struct ae_module {
     int (*on_init)(ae_server_t *srv);
     void (*on_thread_init)(ae_server_t *srv, ae_thread_t *t);
     void (*on_thread_dispose)(ae_server_t *srv, ae_thread_t *t);
+    /* SIGTERM/SIGINT arrived, the listeners are still open: e.g. withdraw the route and let traffic move */
+    void (*on_stop)(ae_server_t *srv);
+    /* SIGUSR2: the operator asks the node to drain */
+    void (*on_drain_signal)(ae_server_t *srv);
     /* after every worker has stopped: flush and close what on_init opened */
     void (*on_shutdown)(ae_server_t *srv);
     /* free what the directives allocated (also after `anyedge -t` or a failed load) */
     void (*on_dispose)(ae_server_t *srv);
-    /* `anyedge COMMAND ARGS... -c FILE`: an operator command of the module (NULL if none), run
-     * after the config is loaded; returns the exit status */
-    const char *command;
-    int (*run_command)(ae_server_t *srv, int argc, char **argv);
+    const ae_command_t *commands; /* NULL-terminated, or NULL */
     size_t index; /* position in ae_modules, set by ae_modules_register() */
 } ae_module_t;
 
@@ -125,7 +136,7 @@ static inline ae_thread_t *ae_thread_of(h2o_context_t *ctx)
 /* Keeps the worker alive during shutdown until the matching ae_thread_release(). */
 static inline void ae_thread_hold(ae_thread_t *t)
 {
-    ++t->busy;
+    __atomic_add_fetch(&t->busy, 1, __ATOMIC_RELAXED); /* atomic: the health thread reads it */
 }
 void ae_thread_release(ae_thread_t *t);
 

@@ -63,7 +63,7 @@ static void on_shutdown_message(h2o_multithread_receiver_t *receiver, h2o_linkli
 
 void ae_thread_release(ae_thread_t *t)
 {
-    --t->busy;
+    __atomic_sub_fetch(&t->busy, 1, __ATOMIC_RELAXED);
 }
 
 static void run_until_stopped(ae_thread_t *t)
@@ -94,7 +94,8 @@ static void *worker_main(void *arg)
     h2o_multithread_register_receiver(t->ctx.queue, &t->shutdown_receiver, on_shutdown_message);
     for (size_t i = 0; i != srv->listen.size; ++i) {
         ae_worker_listener_t *listener = &t->listeners[i];
-        listener->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = srv->h2o.hosts};
+        h2o_hostconf_t **hosts = srv->listen.entries[i].hosts;
+        listener->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = hosts != NULL ? hosts : srv->site_hosts};
         listener->sock = h2o_evloop_socket_create(t->loop, listener->fd, H2O_SOCKET_FLAG_DONT_READ);
         listener->sock->data = listener;
         h2o_socket_read_start(listener->sock, on_accept);

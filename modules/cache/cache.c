@@ -19,6 +19,11 @@
 #define ACCESS_FLUSH_MS 1000
 #define MIN_SIZE (1ull << 20)
 
+static const ae_command_t commands[] = {
+    {"cache", "cache stats|list|verify, cache get KEY   read the store (also while the daemon runs)", ae_cache_run_command},
+    {NULL},
+};
+
 ae_module_t ae_cache_module;
 
 static struct {
@@ -338,6 +343,5 @@ ae_module_t ae_cache_module = {
     .on_thread_dispose = on_thread_dispose,
     .on_shutdown = on_shutdown,
     .on_dispose = on_dispose,
-    .command = "cache",
-    .run_command = ae_cache_run_command,
+    .commands = commands,
 };

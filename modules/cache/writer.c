@@ -3,6 +3,7 @@
  * variable; the writer takes the whole queue at once, so a burst of misses becomes one commit.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,10 @@ static ae_write_job_t *committing; /* the batch being written, until its commit 
 static size_t queued;
 static int deletes_pending; /* atomic: delete jobs queued or being committed */
 static int stopping;
+static int last_rc; /* of the last batch, under mutex */
+/* the health check's probe: submitted_at (monotonic ms) while one is queued, 0 when it has been committed */
+static uint64_t probe_submitted_at;
+static uint64_t probe_done; /* atomic */
 
 void ae_write_job_free(ae_write_job_t *job)
 {
@@ -134,6 +139,7 @@ static void commit_jobs(ae_write_job_t *jobs)
         ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
     pthread_mutex_lock(&mutex);
     committing = NULL;
+    last_rc = rc;
     pthread_mutex_unlock(&mutex);
     while (jobs != NULL) {
         ae_write_job_t *next = jobs->next;
@@ -162,6 +168,52 @@ static void *writer_main(void *unused)
     }
     pthread_mutex_unlock(&mutex);
     return NULL;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_probe_done(void *unused)
+{
+    __atomic_store_n(&probe_done, 1, __ATOMIC_RELEASE);
+}
+
+int ae_writer_check(uint64_t timeout_ms, char *detail, size_t detail_size)
+{
+    uint64_t now = monotonic_ms();
+    pthread_mutex_lock(&mutex);
+    int rc = last_rc;
+    pthread_mutex_unlock(&mutex);
+
+    if (probe_submitted_at != 0 && __atomic_load_n(&probe_done, __ATOMIC_ACQUIRE))
+        probe_submitted_at = 0;
+    if (probe_submitted_at != 0 && now - probe_submitted_at > timeout_ms) {
+        snprintf(detail, detail_size, "no commit for %llu ms", (unsigned long long)(now - probe_submitted_at));
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(detail, detail_size, "the last commit failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+    if (probe_submitted_at == 0) {
+        /* an empty batch of accesses: a commit that writes nothing */
+        ae_write_job_t *job = calloc(1, sizeof(*job));
+        job->kind = AE_WRITE_ACCESS;
+        job->on_done = on_probe_done;
+        __atomic_store_n(&probe_done, 0, __ATOMIC_RELEASE);
+        probe_submitted_at = now;
+        if (ae_writer_submit(job) != 0) {
+            probe_submitted_at = 0;
+            snprintf(detail, detail_size, "the writer queue is full");
+            return -1;
+        }
+    }
+    snprintf(detail, detail_size, "commits");
+    return 0;
 }
 
 void ae_writer_start(void)

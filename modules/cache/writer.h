@@ -33,6 +33,9 @@ void ae_write_job_free(ae_write_job_t *job);
 int ae_writer_submit_delete(h2o_iovec_t key);
 /* Queues a note that these objects were used just now (hashes copied). */
 int ae_writer_submit_access(const uint8_t (*hashes)[AE_STORE_HASH_LEN], size_t count);
+/* For the health check (one caller thread): fails when the last commit failed, or when the previous
+ * probe (an empty commit queued by the last call) has not been committed within timeout_ms. */
+int ae_writer_check(uint64_t timeout_ms, char *detail, size_t detail_size);
 /* Is a removal of `key` queued or not yet committed? Then what the store holds for it is already
  * gone for readers. Costs one atomic load when no removal is pending. */
 int ae_writer_delete_pending(h2o_iovec_t key);
