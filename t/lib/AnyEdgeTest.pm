@@ -198,11 +198,12 @@ sub _wait_listening {
 
 # --- the scripted origin ------------------------------------------------------
 
-# Start etc/demo-origin.pl on a free port.  Returns
+# Start etc/demo-origin.pl on a free port (or on $args{port}).  Returns
 # { port, pid, url => "http://127.0.0.1:PORT", log => request log, dir }.
 sub start_origin {
+    my (%args) = @_;
     my $dir = temp_dir();
-    my $port = empty_port();
+    my $port = $args{port} // empty_port();
     my $origin = {
         dir => $dir, port => $port, url => "http://127.0.0.1:$port",
         log => _spew("$dir/requests.log", ''),
