@@ -539,9 +539,10 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
     ensure_defaults();
     switch (c->announcer.driver) {
     case AE_ANNOUNCER_BIRD:
-        if (c->announcer.protocols.size == 0) {
-            h2o_vector_reserve(NULL, &c->announcer.protocols, 1);
+        if (c->announcer.protocols.size == 0) { /* those of etc/bird/anyedge.conf */
+            h2o_vector_reserve(NULL, &c->announcer.protocols, 2);
             c->announcer.protocols.entries[c->announcer.protocols.size++] = strdup("anyedge_anycast");
+            c->announcer.protocols.entries[c->announcer.protocols.size++] = strdup("anyedge_anycast6");
         }
         if (c->announcer.socket == NULL)
             c->announcer.socket = strdup("/run/bird/bird.ctl");
