@@ -7,6 +7,7 @@
  * ae_workers_start/stop run on the main thread; everything else on the worker's own thread.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,7 +89,10 @@ static void *worker_main(void *arg)
 {
     ae_thread_t *t = arg;
     ae_server_t *srv = t->server;
+    char name[16];
 
+    snprintf(name, sizeof(name), "anyedge-w%zu", t->index); /* for ps, top and gdb */
+    pthread_setname_np(pthread_self(), name);
     t->loop = h2o_evloop_create();
     h2o_context_init(&t->ctx, t->loop, &srv->h2o);
     h2o_multithread_register_receiver(t->ctx.queue, &t->shutdown_receiver, on_shutdown_message);

@@ -37,7 +37,7 @@ health:
     self: { interval: 200ms }
     origins: { interval: 200ms, timeout: 500ms }
     store: { interval: 200ms }
-    workers: { interval: 200ms }
+    workers: { interval: 200ms, timeout: 600ms }
     load: { interval: 200ms }
   announcer:
     driver: exec
@@ -48,8 +48,9 @@ YAML
 my $ae = start_anyedge(sites => [ { host => 'example.test', origin => $origin->{url} } ], extra_yaml => $health_yaml);
 
 sub health {
-    my $r = http(port => $admin_port, path => '/health');
-    my $json = eval { decode_json($r->{body}) } // {};
+    # a short limit: with a worker stopped, a connection may land on it
+    my $r = http(port => $admin_port, path => '/health', max_time => 1);
+    my $json = eval { decode_json($r->{body}) } // { state => 'no answer' };
     return ($r->{status}, $json);
 }
 
@@ -119,6 +120,37 @@ subtest 'overload: more in flight than health.max-in-flight' => sub {
     AnyEdgeTest::_curl_finish($_) for @slow;
     ok(defined wait_state('up', 10), 'up again when they are done');
 };
+
+# Stops one thread of the daemon (not the others) with ptrace: PTRACE_SEIZE, then
+# PTRACE_INTERRUPT; PTRACE_DETACH lets it run again.  x86_64 syscall numbers.
+sub freeze_thread {
+    my $tid = $_[0] + 0;  # a number: syscall passes strings as pointers
+    syscall(101, 0x4206, $tid, 0, 0) == 0 or die "PTRACE_SEIZE $tid: $!";
+    syscall(101, 0x4207, $tid, 0, 0) == 0 or die "PTRACE_INTERRUPT $tid: $!";
+    waitpid($tid, 0x40000000) == $tid or die "waitpid $tid: $!";  # __WALL: until it has stopped
+}
+sub thaw_thread { my $tid = $_[0] + 0; syscall(101, 17, $tid, 0, 0) == 0 or die "PTRACE_DETACH $tid: $!" }
+
+SKIP: {
+    skip 'needs root and x86_64 (ptrace stops one worker thread)', 1 if $> != 0 || `uname -m` !~ /x86_64/;
+    subtest 'a stuck worker: withdrawn; unstuck: announced' => sub {
+        my ($tid) = grep { (slurp("/proc/$ae->{pid}/task/$_/comm") =~ s/\s+\z//r) eq 'anyedge-w1' }
+                    map { m{/(\d+)\z} } glob "/proc/$ae->{pid}/task/*";
+        ok($tid, 'worker thread 1 found by its name') or return;
+        ok(defined wait_state('up', 10), 'up');
+        my $frozen = time;
+        freeze_thread($tid);
+        ok(wait_until(5, sub { last_call() =~ /^withdraw / }), 'worker 1 stopped: withdrawn')
+            and note(sprintf 'stuck worker -> withdrawn in %.2fs', time - $frozen);
+        my $json;
+        ok(wait_until(5, sub { ($json = (health())[1])->{state} eq 'down' }), '/health (when answered by the other worker) says down');
+        my ($workers) = grep { $_->{name} eq 'workers' } @{ $json->{checks} };
+        like($workers->{detail}, qr/worker 1 stuck for \d+ ms/, 'the workers check names it');
+        thaw_thread($tid);
+        ok(defined wait_state('up', 10), 'running again: up');
+        ok(wait_until(5, sub { last_call() =~ /^announce / }), 'announced again');
+    };
+}
 
 subtest 'a crash (kill -9) leaves the route; anyedge withdraw takes it away' => sub {
     ok(wait_until(5, sub { last_call() =~ /^announce / }), 'announced');

@@ -152,6 +152,7 @@ static void commit_jobs(ae_write_job_t *jobs)
 
 static void *writer_main(void *unused)
 {
+    pthread_setname_np(pthread_self(), "anyedge-writer");
     pthread_mutex_lock(&mutex);
     while (1) {
         while (queue_head == NULL && !stopping)

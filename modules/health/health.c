@@ -152,6 +152,7 @@ static void *health_main(void *unused)
 {
     char json[sizeof(health.json)];
 
+    pthread_setname_np(pthread_self(), "anyedge-health");
     while (1) {
         pthread_mutex_lock(&health.lock);
         int exiting = health.exiting, drain = health.stop_wished || health.drain_signalled;
