@@ -199,6 +199,8 @@ subtest 'config errors' => sub {
         ["health:\n  announcer:\n    driver: bgpd\n", qr/:\d+: 'health\.announcer\.driver': unknown value 'bgpd' \(expected one of: none, bird, exabgp, exec\)/],
         ["health:\n  announcer:\n    prefixes: [203.0.113.1/33]\n", qr/:\d+: 'health\.announcer\.prefixes': bad prefix '203\.0\.113\.1\/33'/],
         ["health:\n  rise: 0\n", qr/:\d+: 'health\.rise'/],
+        ["health:\n  checks:\n    origins:\n      on-fail: degrade\n  announcer:\n    driver: bird\n", qr/needs 'health\.announcer\.degraded-protocols'/],
+        ["health:\n  checks:\n    self:\n      on-fail: maybe\n", qr/'health\.checks\.self\.on-fail': unknown value 'maybe' \(expected one of: withdraw, degrade\)/],
         ["health:\n  checks:\n    self:\n      path: nope\n", qr/expected a path starting with '\/'/],
         ["health:\n  checks:\n    bogus:\n      interval: 1s\n", qr/unknown key 'health\.checks\.bogus'/],
         ["admin:\n  listen: \"127.0.0.1:1\"\n", qr/'admin\.listen': '127\.0\.0\.1:1' is already a listen address/],

@@ -10,7 +10,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use AnyEdgeTest qw(anyedge_bin temp_dir);
+use AnyEdgeTest qw(anyedge_bin temp_dir wait_until);
 use AnyEdgeNet;
 use Time::HiRes qw(time sleep);
 use Test::More;
@@ -30,7 +30,7 @@ health:
   drain-timeout: 1s
   checks:
     self: { interval: 200ms }
-    origins: { interval: 200ms, timeout: 500ms }
+    origins: { interval: 200ms, timeout: 500ms%s }
     store: { interval: 200ms }
     workers: { interval: 200ms }
   announcer:
@@ -39,12 +39,12 @@ YAML
 
 my (%origin, %ae);
 sub start_edge_anyedge {
-    my ($edge, $announcer, $extra) = @_;
+    my ($edge, $announcer, $extra, $origins_extra) = @_;
     my $dir = temp_dir();
     $ae{ $edge->{name} } = ns_start_anyedge($edge,
         sites => [ { host => 'example.test', origin => $origin{ $edge->{name} }{url} } ],
         extra_listen => ["$ANYCAST:80"],
-        extra_yaml => sprintf($health, $dir, $announcer) . ($extra // ''));
+        extra_yaml => sprintf($health, $dir, $origins_extra // '', $announcer) . ($extra // ''));
     $ae{ $edge->{name} }{drain_file} = "$dir/drain";
     return $ae{ $edge->{name} };
 }
@@ -154,8 +154,39 @@ subtest 'ExaBGP: the same, and kill -9 withdraws by itself' => sub {
     ok(noted('ExaBGP edge: kill -9 -> withdrawn', wait_nexthops($net, undef, hops($e1))),
        'kill -9: `anyedge exabgp` gets no answer and withdraws, no command needed');
     start_edge_anyedge($e3, "    driver: exabgp\n    prefixes: [$ANYCAST/32]\n    interval: 200ms",
-                       "admin:\n  listen: \"127.0.0.1:$admin\"\n");
+                       "admin:\n  listen: \"127.0.0.1:$admin\"\n", ', on-fail: degrade');
     ok(noted('ExaBGP edge: restart -> announced', wait_nexthops($net, undef, hops($e1, $e3))), 'announced again after a restart');
+    my $med = sub {
+        my $all = birdc($net->{router}, 'show', 'route', "$ANYCAST/32", 'all') // '';
+        my ($block) = grep { /\[edge3 / } split /\n(?=\S|\s+unicast )/, $all;
+        return !$block ? 'no route' : $block =~ /BGP\.med:\s*(\d+)/ ? $1 : 'none';
+    };
+    is($med->(), 'none', 'no MED on the route');
+    ns_stop($origin{edge3}{pid}, 'KILL');
+    ok(wait_until(10, sub { $med->() eq '1000' }), 'origins on-fail: degrade, origin gone: announced with MED 1000 (degraded-attributes)');
+    $origin{edge3} = ns_start_origin($e3);
+    ok(wait_until(10, sub { $med->() eq 'none' }), 'origin back: announced without it');
+};
+
+subtest 'degraded (origins on-fail: degrade): the route stays, de-preferred' => sub {
+    start_edge_anyedge($e2, sprintf($bird, $e2->{bird}{sock}) . "\n    degraded-protocols: [anyedge_anycast_degraded, anyedge_anycast6_degraded]",
+                       undef, ', on-fail: degrade');
+    ok(wait_nexthops($net, undef, hops($e1, $e2, $e3), kernel => 1), 'edge2 announced');
+    # the full AS path of edge2's route at the router (`show route ... all`, its BGP.as_path line)
+    my $path = sub {
+        my $all = birdc($net->{router}, 'show', 'route', "$ANYCAST/32", 'all') // '';
+        my ($block) = grep { /\[edge2 / } split /\n(?=\S|\s+unicast )/, $all;
+        return $block && $block =~ /BGP\.as_path:\s*([\d ]+)/ ? $1 =~ s/\s+\z//r : 'none';
+    };
+    is($path->(), $e2->{asn}, "edge2's route: AS path $e2->{asn}");
+    ns_stop($origin{edge2}{pid}, 'KILL');
+    ok(noted('origin killed -> edge2 degraded', wait_nexthops($net, undef, hops($e1, $e3), kernel => 1)),
+       'origin gone: edge2 leaves the ECMP set (the kernel route)');
+    is($path->(), join(' ', ($e2->{asn}) x 4), 'but its route stays, with the AS path three hops longer');
+    $origin{edge2} = ns_start_origin($e2);
+    ok(noted('origin back -> edge2 announced normally', wait_nexthops($net, undef, hops($e1, $e2, $e3), kernel => 1)),
+       'origin back: in the ECMP set again');
+    is($path->(), $e2->{asn}, 'with its plain AS path');
 };
 
 done_testing;

@@ -1,10 +1,12 @@
 /*
- * The announcer: carries the node's wish (announce or withdraw its anycast prefixes) to the driver
- * the config names.
- *   bird    enables/disables BIRD static protocols over its control socket (bird.c), again every
- *           interval, which undoes a `birdc configure` or a BIRD restart within that interval;
- *   exec    runs `COMMAND announce|withdraw` (with ANYEDGE_PREFIXES in the environment) on each change,
- *           and again every interval until it exits 0;
+ * The announcer: carries the node's wish (announce its anycast prefixes, announce them de-preferred
+ * for a degraded node, or withdraw them) to the driver the config names.
+ *   bird    enables/disables BIRD static protocols over its control socket (bird.c): the normal
+ *           ones to announce, the degraded ones (whose export prepends the AS path) instead of them
+ *           when degraded; again every interval, which undoes a `birdc configure` or a BIRD
+ *           restart within that interval;
+ *   exec    runs `COMMAND announce|degraded|withdraw` (with ANYEDGE_PREFIXES in the environment) on
+ *           each change, and again every interval until it exits 0;
  *   exabgp  nothing to do here: the `anyedge exabgp` process that ExaBGP runs reads the state from
  *           the admin listener and withdraws when the daemon stops answering.
  *
@@ -34,7 +36,7 @@ void ae_announcer_init(ae_announcer_t *a, const ae_health_conf_t *conf)
 {
     memset(a, 0, sizeof(*a));
     a->conf = conf;
-    ae_bird_init(&a->bird, conf->announcer.socket, conf->announcer.protocols.entries, conf->announcer.protocols.size);
+    ae_bird_init(&a->bird, conf->announcer.socket);
 }
 
 void ae_announcer_dispose(ae_announcer_t *a)
@@ -50,13 +52,14 @@ static uint64_t monotonic_ms(void)
 }
 
 /* Runs the exec driver's command; 0 if it exited 0 within the timeout. */
-static int run_command(ae_announcer_t *a, int announce)
+static int run_command(ae_announcer_t *a, ae_route_t route)
 {
+    static const char *words[] = {[AE_ROUTE_WITHDRAWN] = "withdraw", [AE_ROUTE_ANNOUNCED] = "announce", [AE_ROUTE_DEGRADED] = "degraded"};
     const ae_health_conf_t *conf = a->conf;
     char prefixes[1024] = "ANYEDGE_PREFIXES=", *shell_cmd;
     for (size_t i = 0; i != conf->announcer.prefixes.size; ++i)
         snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s", i != 0 ? " " : "", conf->announcer.prefixes.entries[i]);
-    if (asprintf(&shell_cmd, "%s %s", conf->announcer.command, announce ? "announce" : "withdraw") < 0)
+    if (asprintf(&shell_cmd, "%s %s", conf->announcer.command, words[route]) < 0)
         return -1;
 
     size_t n = 0;
@@ -92,11 +95,35 @@ static int run_command(ae_announcer_t *a, int announce)
     return ret;
 }
 
-int ae_announcer_apply(ae_announcer_t *a, int announce, uint64_t now_ms)
+/* The normal protocols on for ANNOUNCED, the degraded ones on for DEGRADED, the others off; returns
+ * how many BIRD had otherwise, or -1. */
+static int set_bird(ae_announcer_t *a, ae_route_t route)
+{
+    const ae_health_conf_t *conf = a->conf;
+    const ae_name_list_t *on = route == AE_ROUTE_ANNOUNCED ? &conf->announcer.protocols
+                               : route == AE_ROUTE_DEGRADED ? &conf->announcer.degraded_protocols
+                                                            : NULL;
+    const ae_name_list_t *lists[] = {&conf->announcer.protocols, &conf->announcer.degraded_protocols};
+    int corrected = 0;
+    /* switch off first: between two announcements the route is never announced twice */
+    for (int enable = 0; enable != 2; ++enable) {
+        for (size_t i = 0; i != 2; ++i) {
+            if ((lists[i] == on) != enable || lists[i]->size == 0)
+                continue;
+            int n = ae_bird_set(&a->bird, lists[i]->entries, lists[i]->size, enable, conf->announcer.timeout_ms, a->detail, sizeof(a->detail));
+            if (n < 0)
+                return -1;
+            corrected += n;
+        }
+    }
+    return corrected;
+}
+
+int ae_announcer_apply(ae_announcer_t *a, ae_route_t route, uint64_t now_ms)
 {
     const ae_health_conf_t *conf = a->conf;
     a->corrected = 0;
-    int change = !a->attempted || announce != a->announced;
+    int change = !a->attempted || route != a->route;
     int again = now_ms - a->applied_at >= conf->announcer.interval_ms && (!a->known || conf->announcer.driver == AE_ANNOUNCER_BIRD);
     if (!change && !again)
         return a->known ? 0 : -1;
@@ -106,7 +133,7 @@ int ae_announcer_apply(ae_announcer_t *a, int announce, uint64_t now_ms)
     int ret = 0;
     switch (conf->announcer.driver) {
     case AE_ANNOUNCER_BIRD: {
-        int corrected = ae_bird_apply(&a->bird, announce, conf->announcer.timeout_ms, a->detail, sizeof(a->detail));
+        int corrected = set_bird(a, route);
         if (corrected < 0) {
             ret = -1;
         } else {
@@ -114,12 +141,14 @@ int ae_announcer_apply(ae_announcer_t *a, int announce, uint64_t now_ms)
                 snprintf(a->detail, sizeof(a->detail), "BIRD had %d protocol(s) in the other state (reloaded or restarted?): set again",
                          corrected);
             else
-                snprintf(a->detail, sizeof(a->detail), "BIRD has the protocols %s", announce ? "enabled" : "disabled");
+                snprintf(a->detail, sizeof(a->detail), "BIRD has the %s", route == AE_ROUTE_ANNOUNCED ? "protocols enabled"
+                                                                          : route == AE_ROUTE_DEGRADED ? "degraded protocols enabled"
+                                                                                                       : "protocols disabled");
         }
         break;
     }
     case AE_ANNOUNCER_EXEC:
-        ret = run_command(a, announce);
+        ret = run_command(a, route);
         break;
     default:
         snprintf(a->detail, sizeof(a->detail), "%s", conf->announcer.driver == AE_ANNOUNCER_EXABGP ? "published to `anyedge exabgp`"
@@ -127,6 +156,6 @@ int ae_announcer_apply(ae_announcer_t *a, int announce, uint64_t now_ms)
         break;
     }
     a->known = ret == 0;
-    a->announced = announce;
+    a->route = route;
     return ret;
 }

@@ -28,9 +28,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void ae_bird_init(ae_bird_t *bird, const char *socket_path, char *const *protocols, size_t num_protocols)
+void ae_bird_init(ae_bird_t *bird, const char *socket_path)
 {
-    *bird = (ae_bird_t){.socket_path = socket_path, .protocols = protocols, .num_protocols = num_protocols, .fd = -1};
+    *bird = (ae_bird_t){.socket_path = socket_path, .fd = -1};
 }
 
 void ae_bird_close(ae_bird_t *bird)
@@ -110,7 +110,7 @@ static int connect_to_bird(ae_bird_t *bird, uint64_t deadline, char *err, size_t
     return 0;
 }
 
-int ae_bird_apply(ae_bird_t *bird, int announce, uint64_t timeout_ms, char *err, size_t err_size)
+int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err, size_t err_size)
 {
     uint64_t deadline = now_ms() + timeout_ms;
     int changed = 0;
@@ -118,9 +118,9 @@ int ae_bird_apply(ae_bird_t *bird, int announce, uint64_t timeout_ms, char *err,
     err[0] = '\0';
     if (bird->fd == -1 && connect_to_bird(bird, deadline, err, err_size) != 0)
         return -1;
-    for (size_t i = 0; i != bird->num_protocols; ++i) {
+    for (size_t i = 0; i != num_protocols; ++i) {
         char command[256], text[256];
-        int len = snprintf(command, sizeof(command), "%s %s\n", announce ? "enable" : "disable", bird->protocols[i]);
+        int len = snprintf(command, sizeof(command), "%s %s\n", enable ? "enable" : "disable", protocols[i]);
         if (write(bird->fd, command, len) != len) {
             snprintf(err, err_size, "cannot write to BIRD: %s", strerror(errno));
             goto Error;
@@ -132,7 +132,7 @@ int ae_bird_apply(ae_bird_t *bird, int announce, uint64_t timeout_ms, char *err,
             snprintf(err, err_size, "BIRD refused '%.*s': %d %s", len - 1, command, code, text);
             return -1; /* an answer: the connection is fine */
         }
-        changed += code == (announce ? CODE_ENABLED : CODE_DISABLED);
+        changed += code == (enable ? CODE_ENABLED : CODE_DISABLED);
     }
     return changed;
 Error:

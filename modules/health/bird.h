@@ -15,17 +15,15 @@
 
 typedef struct ae_bird {
     const char *socket_path;
-    char *const *protocols;
-    size_t num_protocols;
     int fd; /* -1 when not connected */
     char buf[4096];
     size_t buffered;
 } ae_bird_t;
 
-void ae_bird_init(ae_bird_t *bird, const char *socket_path, char *const *protocols, size_t num_protocols);
-/* Every protocol enabled (announce) or disabled; returns the number of protocols BIRD had in the
- * other state (0 when all were already right), or -1 with the reason in err. */
-int ae_bird_apply(ae_bird_t *bird, int announce, uint64_t timeout_ms, char *err, size_t err_size);
+void ae_bird_init(ae_bird_t *bird, const char *socket_path);
+/* Every protocol listed enabled or disabled; returns how many of them BIRD had in the other state
+ * (0 when all were already right), or -1 with the reason in err. */
+int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err, size_t err_size);
 void ae_bird_close(ae_bird_t *bird);
 
 #endif

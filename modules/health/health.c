@@ -2,9 +2,9 @@
  * The health module: the `health:` keys, the health thread and what operators use to steer it.
  *
  * The health thread runs each enabled check on its interval (checks.c), feeds the results and the
- * drain wish to the state machine (state.c), hands "announce" or "withdraw" to the announcer
- * (announcer.c) and publishes a JSON snapshot for GET /health on the admin listener (200 when UP,
- * else 503). A drain is wished by the drain file, by SIGUSR2, or by a stop: on SIGTERM/SIGINT the
+ * drain wish to the state machine (state.c), hands the route it calls for (announced, degraded or
+ * withdrawn) to the announcer (announcer.c) and publishes a JSON snapshot for GET /health on the
+ * admin listener (200 while the route is announced, degraded or not, else 503). A drain is wished by the drain file, by SIGUSR2, or by a stop: on SIGTERM/SIGINT the
  * main thread (on_stop) waits until the route is withdrawn, then keeps serving for drain-timeout
  * so that traffic can move before the listeners close. When the thread exits the route is withdrawn.
  *
@@ -84,21 +84,23 @@ static void describe(char *buf, size_t size, uint64_t now)
     const ae_announcer_t *a = &health.announcer;
 
     buf[0] = '\0';
-    APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"announce\":%s,\"draining\":%s,\"checks\":[", ae_health_state_name(m->state),
-           (unsigned long long)(now - m->since), ae_health_machine_announces(m) ? "true" : "false", m->draining ? "true" : "false");
+    ae_route_t route = ae_health_machine_route(m);
+    APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"checks\":[",
+           ae_health_state_name(m->state), (unsigned long long)(now - m->since), ae_route_name(route),
+           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false");
     size_t n = 0;
     for (int k = 0; k != AE_CHECK_COUNT; ++k) {
         const ae_health_check_t *c = &ae_health_conf.checks[k];
         if (!c->enabled)
             continue;
-        APPEND("%s{\"name\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":", n++ != 0 ? "," : "", c->name,
+        APPEND("%s{\"name\":\"%s\",\"on_fail\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":", n++ != 0 ? "," : "", c->name, c->degrades ? "degrade" : "withdraw",
                m->checks[k].up ? "true" : "false", !c->ran ? "null" : c->passed ? "\"pass\"" : "\"fail\"", (unsigned long long)c->took_ms);
         json_string(buf, size, c->ran ? c->detail : "not run yet");
         APPEND("}");
     }
     APPEND("],\"held_down_ms\":%llu,\"announcer\":{\"driver\":\"%s\",\"state\":\"%s\",\"detail\":",
            (unsigned long long)(m->held_until > now ? m->held_until - now : 0), ae_announcer_driver_name(ae_health_conf.announcer.driver),
-           !a->attempted ? "pending" : !a->known ? "error" : a->announced ? "announced" : "withdrawn");
+           !a->attempted ? "pending" : !a->known ? "error" : ae_route_name(a->route));
     json_string(buf, size, a->attempted ? a->detail : "");
     APPEND(",\"prefixes\":[");
     for (size_t i = 0; i != ae_health_conf.announcer.prefixes.size; ++i) {
@@ -131,19 +133,19 @@ static int drain_file_exists(void)
     return ae_health_conf.drain_file != NULL && stat(ae_health_conf.drain_file, &st) == 0;
 }
 
-static void announce(int wanted, uint64_t now)
+static void announce(ae_route_t wanted, uint64_t now)
 {
     ae_announcer_t *a = &health.announcer;
-    int was_known = a->known, was_announced = a->announced, was_attempted = a->attempted;
+    int was_known = a->known, was_attempted = a->attempted;
+    ae_route_t was = a->route;
     int ret = ae_announcer_apply(a, wanted, now);
     if (ae_health_conf.announcer.driver == AE_ANNOUNCER_NONE)
         return;
-    if (ret != 0 && (was_known || !was_attempted || was_announced != wanted))
-        ae_log_warn("announcer (%s): cannot %s: %s", ae_announcer_driver_name(ae_health_conf.announcer.driver), wanted ? "announce" : "withdraw",
-                    a->detail);
-    else if (ret == 0 && (!was_known || was_announced != wanted))
-        ae_log_info("announcer (%s): %s (%s)", ae_announcer_driver_name(ae_health_conf.announcer.driver), wanted ? "announced" : "withdrawn",
-                    a->detail);
+    if (ret != 0 && (was_known || !was_attempted || was != wanted))
+        ae_log_warn("announcer (%s): cannot make the route %s: %s", ae_announcer_driver_name(ae_health_conf.announcer.driver),
+                    ae_route_name(wanted), a->detail);
+    else if (ret == 0 && (!was_known || was != wanted))
+        ae_log_info("announcer (%s): %s (%s)", ae_announcer_driver_name(ae_health_conf.announcer.driver), ae_route_name(wanted), a->detail);
     else if (ret == 0 && a->corrected)
         ae_log_warn("announcer (%s): %s", ae_announcer_driver_name(ae_health_conf.announcer.driver), a->detail);
 }
@@ -166,13 +168,13 @@ static void *health_main(void *unused)
         ae_health_state_t before = health.machine.state;
         if (ae_health_machine_step(&health.machine, now))
             ae_log_info("health: %s -> %s", ae_health_state_name(before), ae_health_state_name(health.machine.state));
-        announce(ae_health_machine_announces(&health.machine), now);
+        announce(ae_health_machine_route(&health.machine), now);
         describe(json, sizeof(json), now);
 
         pthread_mutex_lock(&health.lock);
         memcpy(health.json, json, sizeof(json));
-        health.json_status = health.machine.state == AE_HEALTH_UP ? 200 : 503;
-        health.announced = !health.announcer.known || health.announcer.announced;
+        health.json_status = ae_health_machine_route(&health.machine) != AE_ROUTE_WITHDRAWN ? 200 : 503;
+        health.announced = !health.announcer.known || health.announcer.route != AE_ROUTE_WITHDRAWN;
         pthread_cond_broadcast(&health.cond);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -186,7 +188,7 @@ static void *health_main(void *unused)
         pthread_mutex_unlock(&health.lock);
     }
     if (health.announcer.attempted)
-        announce(0, monotonic_ms());
+        announce(AE_ROUTE_WITHDRAWN, monotonic_ms());
     return NULL;
 }
 
@@ -206,11 +208,12 @@ static int on_init(ae_server_t *srv)
 {
     health.srv = srv;
     ae_health_heartbeats_init(srv->num_threads);
-    uint32_t not_run = 0;
-    for (int k = 0; k != AE_CHECK_COUNT; ++k)
-        if (!ae_health_conf.checks[k].enabled)
-            not_run |= 1u << k;
-    ae_health_machine_init(&health.machine, &ae_health_conf.rules, AE_CHECK_COUNT, not_run, monotonic_ms());
+    uint32_t not_run = 0, degrades = 0;
+    for (int k = 0; k != AE_CHECK_COUNT; ++k) {
+        not_run |= (uint32_t)!ae_health_conf.checks[k].enabled << k;
+        degrades |= (uint32_t)ae_health_conf.checks[k].degrades << k;
+    }
+    ae_health_machine_init(&health.machine, &ae_health_conf.rules, AE_CHECK_COUNT, not_run, degrades, monotonic_ms());
     ae_announcer_init(&health.announcer, &ae_health_conf);
     snprintf(health.json, sizeof(health.json), "{\"state\":\"init\"}\n");
     health.json_status = 503;
@@ -329,7 +332,7 @@ static int run_withdraw(ae_server_t *srv, int argc, char **argv)
         break;
     }
     ae_announcer_init(&announcer, &ae_health_conf);
-    if (ae_announcer_apply(&announcer, 0, 0) == 0) {
+    if (ae_announcer_apply(&announcer, AE_ROUTE_WITHDRAWN, 0) == 0) {
         printf("withdrawn (%s)\n", announcer.detail);
     } else {
         fprintf(stderr, "anyedge withdraw: %s\n", announcer.detail);
@@ -442,6 +445,10 @@ static int set_check_key(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
             continue;
         if (strcmp(dot, ".enabled") == 0)
             return ae_config_bool(cf, value, &c->enabled);
+        if (strcmp(dot, ".on-fail") == 0) {
+            static const char *const choices[] = {"withdraw", "degrade", NULL};
+            return ae_config_choice(cf, value, choices, &c->degrades);
+        }
         if (strcmp(dot, ".interval") == 0)
             return ae_config_duration_ms(cf, value, &c->interval_ms);
         return ae_config_duration_ms(cf, value, &c->timeout_ms);
@@ -487,9 +494,10 @@ static int set_driver(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 
 static int set_announcer_string(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
-    char **slot = strcmp(cf->key, "health.announcer.socket") == 0     ? &ae_health_conf.announcer.socket
-                  : strcmp(cf->key, "health.announcer.next-hop") == 0 ? &ae_health_conf.announcer.next_hop
-                                                                      : &ae_health_conf.announcer.command;
+    char **slot = strcmp(cf->key, "health.announcer.socket") == 0                ? &ae_health_conf.announcer.socket
+                  : strcmp(cf->key, "health.announcer.next-hop") == 0            ? &ae_health_conf.announcer.next_hop
+                  : strcmp(cf->key, "health.announcer.degraded-attributes") == 0 ? &ae_health_conf.announcer.degraded_attributes
+                                                                                 : &ae_health_conf.announcer.command;
     return set_string(cf, value, slot);
 }
 
@@ -515,7 +523,9 @@ static int set_name_list(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
     ensure_defaults();
     int prefixes = strcmp(cf->key, "health.announcer.prefixes") == 0;
-    ae_name_list_t *list = prefixes ? &ae_health_conf.announcer.prefixes : &ae_health_conf.announcer.protocols;
+    ae_name_list_t *list = prefixes                                                            ? &ae_health_conf.announcer.prefixes
+                           : strcmp(cf->key, "health.announcer.degraded-protocols") == 0 ? &ae_health_conf.announcer.degraded_protocols
+                                                                                           : &ae_health_conf.announcer.protocols;
     if (ae_config_expect(cf, value, YAML_SEQUENCE_NODE) != 0)
         return -1;
     AE_CONFIG_FOREACH_ITEM(&cf->doc, value, item)
@@ -537,7 +547,10 @@ static int set_name_list(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 static int on_config_done(ae_config_t *cf, ae_server_t *srv)
 {
     ae_health_conf_t *c = &ae_health_conf;
+    int degrading = 0;
     ensure_defaults();
+    for (int k = 0; k != AE_CHECK_COUNT; ++k)
+        degrading |= c->checks[k].enabled && c->checks[k].degrades;
     switch (c->announcer.driver) {
     case AE_ANNOUNCER_BIRD:
         if (c->announcer.protocols.size == 0) { /* those of etc/bird/anyedge.conf */
@@ -547,6 +560,9 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
         }
         if (c->announcer.socket == NULL)
             c->announcer.socket = strdup("/run/bird/bird.ctl");
+        if (degrading && c->announcer.degraded_protocols.size == 0)
+            return ae_config_error_at(cf, 1, "a check with 'on-fail: degrade' needs 'health.announcer.degraded-protocols' (BIRD protocols "
+                                             "that announce the prefixes de-preferred, e.g. [anyedge_anycast_degraded])");
         break;
     case AE_ANNOUNCER_EXABGP:
         if (c->announcer.prefixes.size == 0)
@@ -555,6 +571,8 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
             return ae_config_error_at(cf, 1, "'health.announcer.driver: exabgp' needs 'admin.listen' (`anyedge exabgp` reads /health there)");
         if (c->announcer.next_hop == NULL)
             c->announcer.next_hop = strdup("self");
+        if (c->announcer.degraded_attributes == NULL)
+            c->announcer.degraded_attributes = strdup("med 1000");
         break;
     case AE_ANNOUNCER_EXEC:
         if (c->announcer.command == NULL)
@@ -575,6 +593,10 @@ static void on_dispose(ae_server_t *srv)
     free(c->announcer.socket);
     free(c->announcer.next_hop);
     free(c->announcer.command);
+    free(c->announcer.degraded_attributes);
+    for (size_t i = 0; i != c->announcer.degraded_protocols.size; ++i)
+        free(c->announcer.degraded_protocols.entries[i]);
+    free(c->announcer.degraded_protocols.entries);
     for (size_t i = 0; i != c->announcer.protocols.size; ++i)
         free(c->announcer.protocols.entries[i]);
     for (size_t i = 0; i != c->announcer.prefixes.size; ++i)
@@ -587,7 +609,7 @@ static void on_dispose(ae_server_t *srv)
 
 #define CHECK_KEYS(name)                                                                                                               \
     {"health.checks." name ".enabled", AE_SCOPE_GLOBAL, set_check_key}, {"health.checks." name ".interval", AE_SCOPE_GLOBAL, set_check_key}, \
-        {"health.checks." name ".timeout", AE_SCOPE_GLOBAL, set_check_key}
+        {"health.checks." name ".timeout", AE_SCOPE_GLOBAL, set_check_key}, {"health.checks." name ".on-fail", AE_SCOPE_GLOBAL, set_check_key}
 
 static const ae_directive_t directives[] = {
     {"health.rise", AE_SCOPE_GLOBAL, set_rule_count},
@@ -605,6 +627,7 @@ static const ae_directive_t directives[] = {
     CHECK_KEYS("origins"),
     CHECK_KEYS("store"),
     {"health.checks.load.interval", AE_SCOPE_GLOBAL, set_check_key},
+    {"health.checks.load.on-fail", AE_SCOPE_GLOBAL, set_check_key},
     {"health.checks.self.host", AE_SCOPE_GLOBAL, set_self_host},
     {"health.checks.self.path", AE_SCOPE_GLOBAL, set_self_path},
     {"health.checks.origins.require", AE_SCOPE_GLOBAL, set_origins_rule},
@@ -612,6 +635,8 @@ static const ae_directive_t directives[] = {
     {"health.announcer.socket", AE_SCOPE_GLOBAL, set_announcer_string},
     {"health.announcer.protocols", AE_SCOPE_GLOBAL, set_name_list},
     {"health.announcer.prefixes", AE_SCOPE_GLOBAL, set_name_list},
+    {"health.announcer.degraded-protocols", AE_SCOPE_GLOBAL, set_name_list},
+    {"health.announcer.degraded-attributes", AE_SCOPE_GLOBAL, set_announcer_string},
     {"health.announcer.next-hop", AE_SCOPE_GLOBAL, set_announcer_string},
     {"health.announcer.command", AE_SCOPE_GLOBAL, set_announcer_string},
     {"health.announcer.interval", AE_SCOPE_GLOBAL, set_rule_duration},

@@ -21,6 +21,7 @@ typedef H2O_VECTOR(char *) ae_name_list_t;
 typedef struct ae_health_check {
     const char *name;
     int enabled;
+    int degrades; /* when down: the node is degraded (route de-preferred), not down */
     uint64_t interval_ms, timeout_ms;
     /* runtime */
     uint64_t due_at;
@@ -41,7 +42,9 @@ typedef struct ae_health_conf {
         ae_announcer_driver_t driver;
         char *socket; /* BIRD's control socket */
         ae_name_list_t protocols;
+        ae_name_list_t degraded_protocols; /* bird: enabled instead of `protocols` when degraded */
         ae_name_list_t prefixes;
+        char *degraded_attributes; /* exabgp: appended to the announcements when degraded */
         char *next_hop; /* ExaBGP */
         char *command;  /* exec */
         uint64_t interval_ms, timeout_ms;
@@ -64,9 +67,9 @@ void ae_health_heartbeat_stop(ae_thread_t *thread);
 typedef struct ae_announcer {
     const ae_health_conf_t *conf;
     ae_bird_t bird;
-    int attempted; /* applied at least once */
-    int known;     /* the driver confirmed `announced` */
-    int announced; /* the state last applied */
+    int attempted;  /* applied at least once */
+    int known;      /* the driver confirmed `route` */
+    ae_route_t route; /* the state last applied */
     int corrected; /* the last apply found the driver in the other state and set it again */
     uint64_t applied_at;
     char detail[256];
@@ -75,7 +78,7 @@ typedef struct ae_announcer {
 void ae_announcer_init(ae_announcer_t *a, const ae_health_conf_t *conf);
 /* Applies the wanted state when it changed, or when the last apply is older than the re-assert
  * interval (BIRD) or failed; returns 0 when the driver has it, -1 (detail says why) when not. */
-int ae_announcer_apply(ae_announcer_t *a, int announce, uint64_t now_ms);
+int ae_announcer_apply(ae_announcer_t *a, ae_route_t route, uint64_t now_ms);
 void ae_announcer_dispose(ae_announcer_t *a);
 const char *ae_announcer_driver_name(ae_announcer_driver_t driver);
 

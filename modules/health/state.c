@@ -6,9 +6,15 @@
 
 const char *ae_health_state_name(ae_health_state_t state)
 {
-    static const char *names[] = {[AE_HEALTH_INIT] = "init", [AE_HEALTH_UP] = "up", [AE_HEALTH_DOWN] = "down",
-                                  [AE_HEALTH_DRAINING] = "draining"};
+    static const char *names[] = {[AE_HEALTH_INIT] = "init", [AE_HEALTH_UP] = "up", [AE_HEALTH_DEGRADED] = "degraded",
+                                  [AE_HEALTH_DOWN] = "down", [AE_HEALTH_DRAINING] = "draining"};
     return names[state];
+}
+
+const char *ae_route_name(ae_route_t route)
+{
+    static const char *names[] = {[AE_ROUTE_WITHDRAWN] = "withdrawn", [AE_ROUTE_ANNOUNCED] = "announced", [AE_ROUTE_DEGRADED] = "degraded"};
+    return names[route];
 }
 
 static void reset_checks(ae_health_machine_t *m)
@@ -17,12 +23,14 @@ static void reset_checks(ae_health_machine_t *m)
         m->checks[i] = (ae_health_check_state_t){.up = (m->not_run >> i) & 1};
 }
 
-void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run, uint64_t now_ms)
+void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run, uint32_t degrades,
+                            uint64_t now_ms)
 {
     memset(m, 0, sizeof(*m));
     m->rules = rules;
     m->num_checks = num_checks < AE_HEALTH_MAX_CHECKS ? num_checks : AE_HEALTH_MAX_CHECKS;
     m->not_run = not_run;
+    m->degrades = degrades;
     m->started_at = m->since = now_ms;
     reset_checks(m);
 }
@@ -48,10 +56,11 @@ void ae_health_machine_set_draining(ae_health_machine_t *m, int draining)
     m->draining = draining;
 }
 
-static int all_checks_up(const ae_health_machine_t *m)
+/* Are the checks of the mask (those that degrade, or the others) all up? */
+static int checks_up(const ae_health_machine_t *m, int degrading)
 {
     for (size_t i = 0; i != m->num_checks; ++i)
-        if (!m->checks[i].up)
+        if (((m->degrades >> i) & 1) == (uint32_t)degrading && !m->checks[i].up)
             return 0;
     return 1;
 }
@@ -78,18 +87,20 @@ static void note_flap(ae_health_machine_t *m, uint64_t now)
 
 static ae_health_state_t next_state(ae_health_machine_t *m, uint64_t now)
 {
-    int healthy = all_checks_up(m);
+    int healthy = checks_up(m, 0);
+    ae_health_state_t serving = checks_up(m, 1) ? AE_HEALTH_UP : AE_HEALTH_DEGRADED;
     if (m->draining)
         return AE_HEALTH_DRAINING;
     switch (m->state) {
     case AE_HEALTH_DRAINING:
         return AE_HEALTH_INIT;
     case AE_HEALTH_INIT:
-        return healthy && now - m->started_at >= m->rules->warmup_ms ? AE_HEALTH_UP : AE_HEALTH_INIT;
+        return healthy && now - m->started_at >= m->rules->warmup_ms ? serving : AE_HEALTH_INIT;
     case AE_HEALTH_UP:
-        return healthy ? AE_HEALTH_UP : AE_HEALTH_DOWN;
+    case AE_HEALTH_DEGRADED:
+        return healthy ? serving : AE_HEALTH_DOWN;
     case AE_HEALTH_DOWN:
-        return healthy && now >= m->held_until ? AE_HEALTH_UP : AE_HEALTH_DOWN;
+        return healthy && now >= m->held_until ? serving : AE_HEALTH_DOWN;
     }
     return m->state;
 }
@@ -101,7 +112,7 @@ int ae_health_machine_step(ae_health_machine_t *m, uint64_t now_ms)
         reset_checks(m); /* out of a drain: every check has to rise again */
     if (next == m->state)
         return 0;
-    if (m->state == AE_HEALTH_UP && next == AE_HEALTH_DOWN)
+    if ((m->state == AE_HEALTH_UP || m->state == AE_HEALTH_DEGRADED) && next == AE_HEALTH_DOWN)
         note_flap(m, now_ms);
     m->state = next;
     m->since = now_ms;

@@ -417,17 +417,22 @@ EOT
     return $conf . ($extra // '');
 }
 
-# The shipped snippet with the route lines of protocol anyedge_anycast replaced by the net's
-# anycast prefixes.
+# The shipped snippet with the route lines of protocols anyedge_anycast and
+# anyedge_anycast_degraded replaced by the net's anycast prefixes, and ANYEDGE_AS set to the
+# edge's AS number.
 sub _edge_snippet {
-    my ($net) = @_;
+    my ($net, $edge) = @_;
     my $text = slurp($SNIPPET);
     my $routes = join '', map { "    route $_ blackhole;\n" } @{ $net->{prefixes} };
-    my ($head, $body, $tail) = $text =~ /^(protocol\s+static\s+anyedge_anycast\s*\{\n)(.*?)(^\}\n)/ms
-        or die "AnyEdgeNet: $SNIPPET has no 'protocol static anyedge_anycast {' block\n";
-    my ($from, $length) = ($-[0], $+[0] - $-[0]);
-    $body =~ s/^\s*route\s[^\n]*\n//mg;
-    substr($text, $from, $length) = $head . $body . $routes . $tail;
+    for my $name (qw(anyedge_anycast anyedge_anycast_degraded)) {
+        my ($head, $body, $tail) = $text =~ /^(protocol\s+static\s+\Q$name\E\s*\{\n)(.*?)(^\}\n)/ms
+            or die "AnyEdgeNet: $SNIPPET has no 'protocol static $name {' block\n";
+        my ($from, $length) = ($-[0], $+[0] - $-[0]);
+        $body =~ s/^\s*route\s[^\n]*\n//mg;
+        substr($text, $from, $length) = $head . $body . $routes . $tail;
+    }
+    $text =~ s/^define ANYEDGE_AS = \d+;/define ANYEDGE_AS = $edge->{asn};/m
+        or die "AnyEdgeNet: $SNIPPET does not define ANYEDGE_AS\n";
     return $text;
 }
 
@@ -435,7 +440,7 @@ sub _edge_snippet {
 # (protocol "uplink") exporting through the snippet's anyedge_export filter.
 sub _edge_config {
     my ($net, $edge, $extra) = @_;
-    my $snippet = write_config($edge->{dir}, _edge_snippet($net), 'anyedge-bird.conf');
+    my $snippet = write_config($edge->{dir}, _edge_snippet($net, $edge), 'anyedge-bird.conf');
     return <<"EOT" . ($extra // '');
 # $edge->{name} namespace of an AnyEdgeNet test network
 log stderr all;
@@ -564,10 +569,11 @@ sub wait_session {
     return $up ? sprintf('%.2f', time - $start) : undef;
 }
 
-# `birdc enable "anyedge_anycast*"` / `disable` on an edge: what anyedge's BIRD driver
+# `birdc enable anyedge_anycast` and `... anyedge_anycast6` / `disable` on an edge: what
+# anyedge's BIRD driver does to announce and withdraw (the _degraded protocols stay off).
 # does. Returns birdc's answer (e.g. "anyedge_anycast: enabled\nanyedge_anycast6: enabled\n").
-sub anycast_enable  { return birdc($_[0], 'enable',  '"anyedge_anycast*"') }
-sub anycast_disable { return birdc($_[0], 'disable', '"anyedge_anycast*"') }
+sub anycast_enable  { return join '', map { birdc($_[0], 'enable',  $_) // '' } qw(anyedge_anycast anyedge_anycast6) }
+sub anycast_disable { return join '', map { birdc($_[0], 'disable', $_) // '' } qw(anyedge_anycast anyedge_anycast6) }
 
 # --- ExaBGP -----------------------------------------------------------------------------
 

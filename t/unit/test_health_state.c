@@ -21,12 +21,12 @@ static void feed(ae_health_machine_t *m, int passed, int times, uint64_t now)
 static void rise_and_fall(void)
 {
     ae_health_machine_t m;
-    ae_health_machine_init(&m, &rules, 2, 0, 0);
-    ok(m.state == AE_HEALTH_INIT && !ae_health_machine_announces(&m), "starts in init, withdrawn");
+    ae_health_machine_init(&m, &rules, 2, 0, 0, 0);
+    ok(m.state == AE_HEALTH_INIT && !(ae_health_machine_route(&m) == AE_ROUTE_ANNOUNCED), "starts in init, withdrawn");
     feed(&m, 1, 2, 100);
     ok(m.state == AE_HEALTH_INIT, "two passes of three: still init");
     feed(&m, 1, 1, 200);
-    ok(m.state == AE_HEALTH_UP && ae_health_machine_announces(&m), "the third pass: up, announced");
+    ok(m.state == AE_HEALTH_UP && (ae_health_machine_route(&m) == AE_ROUTE_ANNOUNCED), "the third pass: up, announced");
     ae_health_machine_report(&m, 0, 0);
     ae_health_machine_step(&m, 300);
     ok(m.state == AE_HEALTH_UP, "one failure of fall=2: still up");
@@ -36,7 +36,7 @@ static void rise_and_fall(void)
     ok(m.state == AE_HEALTH_UP, "failures that are not consecutive do not count");
     ae_health_machine_report(&m, 0, 0);
     ae_health_machine_step(&m, 500);
-    ok(m.state == AE_HEALTH_DOWN && !ae_health_machine_announces(&m), "two consecutive failures of one check: down");
+    ok(m.state == AE_HEALTH_DOWN && !(ae_health_machine_route(&m) == AE_ROUTE_ANNOUNCED), "two consecutive failures of one check: down");
     ae_health_machine_report(&m, 0, 1);
     ae_health_machine_report(&m, 0, 1);
     ae_health_machine_step(&m, 600);
@@ -49,7 +49,7 @@ static void rise_and_fall(void)
 static void not_run_checks(void)
 {
     ae_health_machine_t m;
-    ae_health_machine_init(&m, &rules, 3, 1u << 2, 0);
+    ae_health_machine_init(&m, &rules, 3, 1u << 2, 0, 0);
     for (int t = 0; t != 3; ++t) {
         ae_health_machine_report(&m, 0, 1);
         ae_health_machine_report(&m, 1, 1);
@@ -63,7 +63,7 @@ static void warmup(void)
     ae_health_rules_t r = rules;
     r.warmup_ms = 5000;
     ae_health_machine_t m;
-    ae_health_machine_init(&m, &r, 1, 0, 1000);
+    ae_health_machine_init(&m, &r, 1, 0, 0, 1000);
     feed(&m, 1, 3, 2000);
     ok(m.state == AE_HEALTH_INIT, "healthy but within the warm-up: init");
     ae_health_machine_step(&m, 6000);
@@ -73,11 +73,11 @@ static void warmup(void)
 static void drain(void)
 {
     ae_health_machine_t m;
-    ae_health_machine_init(&m, &rules, 1, 0, 0);
+    ae_health_machine_init(&m, &rules, 1, 0, 0, 0);
     feed(&m, 1, 3, 100);
     ae_health_machine_set_draining(&m, 1);
     ae_health_machine_step(&m, 200);
-    ok(m.state == AE_HEALTH_DRAINING && !ae_health_machine_announces(&m), "drain: draining, withdrawn");
+    ok(m.state == AE_HEALTH_DRAINING && !(ae_health_machine_route(&m) == AE_ROUTE_ANNOUNCED), "drain: draining, withdrawn");
     feed(&m, 1, 5, 300);
     ok(m.state == AE_HEALTH_DRAINING, "healthy checks do not end a drain");
     ae_health_machine_set_draining(&m, 0);
@@ -87,7 +87,7 @@ static void drain(void)
     ok(m.state == AE_HEALTH_INIT, "and the checks must rise again");
     feed(&m, 1, 3, 600);
     ok(m.state == AE_HEALTH_UP, "up after rise passes");
-    ae_health_machine_init(&m, &rules, 1, 0, 0);
+    ae_health_machine_init(&m, &rules, 1, 0, 0, 0);
     ae_health_machine_set_draining(&m, 1);
     ae_health_machine_step(&m, 10);
     ok(m.state == AE_HEALTH_DRAINING, "a drain also holds a node that never came up");
@@ -103,7 +103,7 @@ static void flap(ae_health_machine_t *m, uint64_t now)
 static void flap_damping(void)
 {
     ae_health_machine_t m;
-    ae_health_machine_init(&m, &rules, 1, 0, 0);
+    ae_health_machine_init(&m, &rules, 1, 0, 0, 0);
     feed(&m, 1, 3, 0);
     flap(&m, 1000);
     ok(m.state == AE_HEALTH_UP, "first flap: back up at once");
@@ -124,8 +124,37 @@ static void flap_damping(void)
     ok(m.state == AE_HEALTH_UP, "a flap after the window has passed is the first again: not held");
 }
 
+static void degraded(void)
+{
+    ae_health_machine_t m;
+    ae_health_machine_init(&m, &rules, 2, 0, 1u << 1, 0); /* check 1 only degrades */
+    for (int t = 0; t != 3; ++t)
+        ae_health_machine_report(&m, 0, 1);
+    ae_health_machine_step(&m, 10);
+    ok(m.state == AE_HEALTH_DEGRADED && ae_health_machine_route(&m) == AE_ROUTE_DEGRADED,
+       "the essential check up, the degrading one not yet: degraded, announced de-preferred");
+    for (int t = 0; t != 3; ++t)
+        ae_health_machine_report(&m, 1, 1);
+    ae_health_machine_step(&m, 20);
+    ok(m.state == AE_HEALTH_UP && ae_health_machine_route(&m) == AE_ROUTE_ANNOUNCED, "both up: up");
+    ae_health_machine_report(&m, 1, 0);
+    ae_health_machine_report(&m, 1, 0);
+    ae_health_machine_step(&m, 30);
+    ok(m.state == AE_HEALTH_DEGRADED, "the degrading check down: degraded, not down");
+    ae_health_machine_report(&m, 0, 0);
+    ae_health_machine_report(&m, 0, 0);
+    ae_health_machine_step(&m, 40);
+    ok(m.state == AE_HEALTH_DOWN && ae_health_machine_route(&m) == AE_ROUTE_WITHDRAWN, "the essential check down too: down, withdrawn");
+    for (int t = 0; t != 3; ++t)
+        ae_health_machine_report(&m, 0, 1);
+    ae_health_machine_step(&m, 50);
+    ok(m.state == AE_HEALTH_DEGRADED, "essential back, degrading still down: degraded");
+    ok(m.num_flaps == 1, "DEGRADED -> DOWN counted as a flap");
+}
+
 int main(void)
 {
+    degraded();
     rise_and_fall();
     not_run_checks();
     warmup();
