@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/server.h"
 
 static ae_server_t server; /* global so that what it owns stays reachable until exit */
@@ -95,9 +96,11 @@ static int run(ae_server_t *srv)
     for (size_t i = 0; i != srv->listen.size; ++i)
         ae_log_info("listening on %s%s", srv->listen.entries[i].text, srv->listen.entries[i].hosts != NULL ? " (admin)" : "");
     ae_log_info("anyedge %s ready (%u threads, %zu sites)", ANYEDGE_VERSION, srv->num_threads, srv->sites.size);
+    ae_notify("READY=1");
 
     int sig = wait_for_stop_signal(srv);
     ae_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    ae_notify("STOPPING=1");
     stop_modules(srv);
     ae_log_info("finishing in-flight requests (at most %llums)", (unsigned long long)srv->shutdown_timeout_ms);
     ae_workers_stop(srv);

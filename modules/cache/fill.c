@@ -90,6 +90,7 @@ typedef struct subscriber {
 } subscriber_t;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t fetches_started, requests_collapsed; /* atomic */
 static fill_t *table[TABLE_BUCKETS];
 
 /* ---- the table of fills under way ---- */
@@ -423,8 +424,15 @@ static void add_validators(fill_t *fill, h2o_headers_t *conditionals)
                        fill->stored.headers.entries[i].value.len);
 }
 
+void ae_fill_get_stats(uint64_t *fetches, uint64_t *collapsed)
+{
+    *fetches = __atomic_load_n(&fetches_started, __ATOMIC_RELAXED);
+    *collapsed = __atomic_load_n(&requests_collapsed, __ATOMIC_RELAXED);
+}
+
 static void fill_start(fill_t *fill, h2o_req_t *req)
 {
+    __atomic_add_fetch(&fetches_started, 1, __ATOMIC_RELAXED);
     h2o_headers_t conditionals = {NULL};
     add_validators(fill, &conditionals);
     /* always a GET for the whole object, so that a HEAD or a Range request fills the cache too */
@@ -681,6 +689,7 @@ void ae_fill_serve(h2o_req_t *req, const ae_fill_request_t *fr)
         subscriber_t *sub = subscribe(fill, req, fr, !is_new);
         pthread_mutex_unlock(&table_lock);
         if (!is_new) {
+            __atomic_add_fetch(&requests_collapsed, 1, __ATOMIC_RELAXED);
             update(sub); /* the head may be there already */
             return;
         }

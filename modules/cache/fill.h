@@ -27,6 +27,10 @@ void ae_fill_serve(h2o_req_t *req, const ae_fill_request_t *fr);
 /* Starts a fill for the key that no client waits for (a background refresh), unless one is under way. */
 void ae_fill_refresh(h2o_req_t *req, const ae_fill_request_t *fr);
 
+/* Counters since start, for metrics (any thread): origin fetches started by fills, and requests
+ * that joined a fill under way instead of fetching (collapsed). */
+void ae_fill_get_stats(uint64_t *fetches, uint64_t *collapsed);
+
 /* Per worker thread: the receiver through which fills wake their clients on that thread. */
 void ae_fill_thread_init(ae_thread_t *thread, h2o_multithread_receiver_t *receiver);
 void ae_fill_thread_dispose(h2o_multithread_receiver_t *receiver);

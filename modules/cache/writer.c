@@ -22,6 +22,7 @@ static size_t queued;
 static int deletes_pending; /* atomic: delete jobs queued or being committed */
 static int stopping;
 static int last_rc; /* of the last batch, under mutex */
+static ae_writer_stats_t stats; /* the counters are atomic; `queued` is read under mutex */
 /* the health check's probe: submitted_at (monotonic ms) while one is queued, 0 when it has been committed */
 static uint64_t probe_submitted_at;
 static uint64_t probe_done; /* atomic */
@@ -49,6 +50,7 @@ int ae_writer_submit(ae_write_job_t *job)
     }
     pthread_mutex_unlock(&mutex);
     if (!accepted) {
+        __atomic_add_fetch(&stats.dropped, 1, __ATOMIC_RELAXED);
         ae_write_job_free(job);
         return -1;
     }
@@ -127,16 +129,25 @@ static size_t make_room(void)
     if (mdb_txn_commit(txn) != 0)
         return 0;
     ae_log_info("cache full: evicted %zu objects", evicted);
+    __atomic_add_fetch(&stats.evicted, evicted, __ATOMIC_RELAXED);
     return evicted;
 }
 
+static uint64_t monotonic_ms(void);
+
 static void commit_jobs(ae_write_job_t *jobs)
 {
+    uint64_t started = monotonic_ms();
     int rc = write_batch(jobs);
     for (int round = 0; rc == MDB_MAP_FULL && round != MAX_EVICT_ROUNDS && make_room() != 0; ++round)
         rc = write_batch(jobs);
     if (rc != 0)
         ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
+    __atomic_add_fetch(rc == 0 ? &stats.commits : &stats.failed_commits, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&stats.commit_ms_total, monotonic_ms() - started, __ATOMIC_RELAXED);
+    for (ae_write_job_t *job = jobs; rc == 0 && job != NULL; job = job->next)
+        if (job->kind == AE_WRITE_PUT)
+            __atomic_add_fetch(&stats.objects_stored, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&mutex);
     committing = NULL;
     last_rc = rc;
@@ -215,6 +226,19 @@ int ae_writer_check(uint64_t timeout_ms, char *detail, size_t detail_size)
     }
     snprintf(detail, detail_size, "commits");
     return 0;
+}
+
+void ae_writer_get_stats(ae_writer_stats_t *out)
+{
+    out->commits = __atomic_load_n(&stats.commits, __ATOMIC_RELAXED);
+    out->failed_commits = __atomic_load_n(&stats.failed_commits, __ATOMIC_RELAXED);
+    out->commit_ms_total = __atomic_load_n(&stats.commit_ms_total, __ATOMIC_RELAXED);
+    out->objects_stored = __atomic_load_n(&stats.objects_stored, __ATOMIC_RELAXED);
+    out->dropped = __atomic_load_n(&stats.dropped, __ATOMIC_RELAXED);
+    out->evicted = __atomic_load_n(&stats.evicted, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&mutex);
+    out->queued = queued;
+    pthread_mutex_unlock(&mutex);
 }
 
 void ae_writer_start(void)

@@ -23,6 +23,16 @@ typedef struct ae_write_job {
     void *on_done_data;
 } ae_write_job_t;
 
+/* Counters since start, for metrics (any thread). */
+typedef struct ae_writer_stats {
+    uint64_t queued;          /* jobs waiting now */
+    uint64_t commits, failed_commits;
+    uint64_t commit_ms_total; /* time spent committing, evictions included */
+    uint64_t objects_stored, dropped /* the queue was full */, evicted;
+} ae_writer_stats_t;
+
+void ae_writer_get_stats(ae_writer_stats_t *out);
+
 void ae_writer_start(void);
 /* Commits whatever is queued, then stops the thread. */
 void ae_writer_stop(void);

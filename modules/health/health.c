@@ -26,6 +26,7 @@
 #include "modules/health/health.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/notify.h"
 
 #define TICK_MS 100
 
@@ -44,6 +45,9 @@ static struct {
     int announced; /* what the announcer last confirmed */
     char json[8192];
     int json_status;
+    ae_health_state_t state;
+    ae_route_t route;
+    int route_known;
     /* the health thread's */
     ae_health_machine_t machine;
     ae_announcer_t announcer;
@@ -150,6 +154,21 @@ static void announce(ae_route_t wanted, uint64_t now)
         ae_log_warn("announcer (%s): %s", ae_announcer_driver_name(ae_health_conf.announcer.driver), a->detail);
 }
 
+/* systemd's watchdog (WatchdogSec=) hears from us while every worker's loop turns: a hung daemon
+ * is restarted. */
+static void keep_watchdog_fed(uint64_t now)
+{
+    static uint64_t fed_at;
+    uint64_t period = ae_notify_watchdog_ms();
+    const ae_health_check_t *workers = &ae_health_conf.checks[AE_CHECK_WORKERS];
+    if (period == 0 || now - fed_at < period / 3)
+        return;
+    if (workers->enabled && workers->ran && !workers->passed)
+        return;
+    ae_notify("WATCHDOG=1");
+    fed_at = now;
+}
+
 static void *health_main(void *unused)
 {
     char json[sizeof(health.json)];
@@ -169,11 +188,15 @@ static void *health_main(void *unused)
         if (ae_health_machine_step(&health.machine, now))
             ae_log_info("health: %s -> %s", ae_health_state_name(before), ae_health_state_name(health.machine.state));
         announce(ae_health_machine_route(&health.machine), now);
+        keep_watchdog_fed(now);
         describe(json, sizeof(json), now);
 
         pthread_mutex_lock(&health.lock);
         memcpy(health.json, json, sizeof(json));
         health.json_status = ae_health_machine_route(&health.machine) != AE_ROUTE_WITHDRAWN ? 200 : 503;
+        health.state = health.machine.state;
+        health.route = health.announcer.route;
+        health.route_known = health.announcer.known;
         health.announced = !health.announcer.known || health.announcer.route != AE_ROUTE_WITHDRAWN;
         pthread_cond_broadcast(&health.cond);
         struct timespec until;
@@ -190,6 +213,15 @@ static void *health_main(void *unused)
     if (health.announcer.attempted)
         announce(AE_ROUTE_WITHDRAWN, monotonic_ms());
     return NULL;
+}
+
+void ae_health_get(ae_health_state_t *state, ae_route_t *route, int *known)
+{
+    pthread_mutex_lock(&health.lock);
+    *state = health.state;
+    *route = health.route;
+    *known = health.route_known;
+    pthread_mutex_unlock(&health.lock);
 }
 
 static void on_health_request(h2o_req_t *req, void *unused)

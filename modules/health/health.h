@@ -54,6 +54,10 @@ typedef struct ae_health_conf {
 extern ae_health_conf_t ae_health_conf;
 extern ae_module_t ae_health_module;
 
+/* The node's state and the route the announcer last confirmed (known: 0 when the last attempt
+ * failed), for metrics; any thread. */
+void ae_health_get(ae_health_state_t *state, ae_route_t *route, int *known);
+
 /* checks.c: runs one check now; returns 1 if it passed, with what it saw in check->detail. Health thread. */
 int ae_health_run_check(ae_server_t *srv, ae_check_kind_t kind, ae_health_check_t *check);
 /* checks.c: the worker heartbeats (each worker notes its loop is turning a few times a second);
