@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "modules/cache/store.h"
+#include "modules/cache/tags.h"
 
 #define MAX_READERS 1024
 
@@ -44,7 +45,8 @@ static int open_dbs(int read_only, char *err, size_t err_size)
     if ((rc = mdb_txn_begin(env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0)
         goto Error;
     if ((rc = mdb_dbi_open(txn, "objects", flags, &objects_db)) != 0 || (rc = mdb_dbi_open(txn, "chunks", flags, &chunks_db)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", flags, &meta_db)) != 0 || (rc = mdb_dbi_open(txn, "access", flags, &access_db)) != 0) {
+        (rc = mdb_dbi_open(txn, "meta", flags, &meta_db)) != 0 || (rc = mdb_dbi_open(txn, "access", flags, &access_db)) != 0 ||
+        (rc = ae_tags_open(txn, env, read_only)) != 0) {
         mdb_txn_abort(txn);
         goto Error;
     }
@@ -65,7 +67,7 @@ int ae_store_open(const char *path, uint64_t size, int read_only, char *err, siz
         return -1;
     }
     if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_mapsize(env, size)) != 0 || (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
-        (rc = mdb_env_set_maxdbs(env, 5)) != 0)
+        (rc = mdb_env_set_maxdbs(env, 6)) != 0)
         goto Error;
     if ((rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0), 0640)) != 0)
         goto Error;
@@ -262,7 +264,7 @@ static int delete_object(MDB_txn *txn, MDB_val *k)
     if (ae_record_decode(v.mv_data, v.mv_size, &old) == 0) {
         if (old.is_vary_index)
             rc = delete_variants(txn, &old);
-        else if (old.body_id != 0)
+        else if ((rc = ae_tags_unindex(txn, &old, k->mv_data, k->mv_size)) == 0 && old.body_id != 0)
             rc = delete_chunks(txn, old.body_id, old.chunk_count);
         if (rc != 0)
             return rc;
@@ -362,8 +364,10 @@ int ae_store_put(MDB_txn *txn, ae_store_object_t *obj)
     else if ((rc = put_chunks(txn, obj)) != 0)
         return rc;
     v.mv_size = ae_record_encoded_size(&obj->rec);
-    if ((rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE)) == 0)
+    if ((rc = mdb_put(txn, objects_db, &k, &v, MDB_RESERVE)) == 0) {
         ae_record_encode(&obj->rec, v.mv_data);
+        rc = ae_tags_index(txn, &obj->rec, hash, sizeof(hash));
+    }
     free(gathered);
     return rc;
 }
@@ -517,6 +521,136 @@ size_t ae_store_evict(MDB_txn *txn, size_t count)
     }
     mdb_cursor_close(cursor);
     return evicted;
+}
+
+/* ---- purges ---- */
+
+static int soften_key(MDB_txn *txn, h2o_iovec_t key, size_t *count);
+
+/* Makes the object at k stale at once, keeping it for revalidation and stale-if-error (a soft
+ * purge); a vary index passes it on to its variants. Counts the objects changed. */
+static int soften_object(MDB_txn *txn, MDB_val *k, size_t *count)
+{
+    MDB_val v;
+    ae_record_t rec;
+    int rc;
+    if ((rc = mdb_get(txn, objects_db, k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    uint8_t *copy = malloc(v.mv_size); /* the put below may reuse the page the record is on */
+    memcpy(copy, v.mv_data, v.mv_size);
+    if (ae_record_decode(copy, v.mv_size, &rec) != 0) {
+        rc = 0; /* damaged: left for the next fetch to replace */
+    } else if (rec.is_vary_index) {
+        h2o_iovec_t variants[AE_STORE_MAX_VARIANTS + 1];
+        size_t n = list_variants(&rec, variants, AE_STORE_MAX_VARIANTS + 1);
+        for (size_t i = 0; i != n; ++i) {
+            if (rc == 0)
+                rc = soften_key(txn, variants[i], count);
+            free(variants[i].base);
+        }
+    } else {
+        rec.freshness.lifetime = 0;
+        rec.freshness.heuristic = 0;
+        rec.freshness.immutable = 0;
+        v.mv_size = ae_record_encoded_size(&rec);
+        if ((rc = mdb_put(txn, objects_db, k, &v, MDB_RESERVE)) == 0) {
+            ae_record_encode(&rec, v.mv_data);
+            ++*count;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static int soften_key(MDB_txn *txn, h2o_iovec_t key, size_t *count)
+{
+    uint8_t hash[AE_STORE_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash};
+    ae_store_key_hash(key, hash);
+    return soften_object(txn, &k, count);
+}
+
+/* Deletes (counting the objects, a vary index's variants included) or softens the object at k. */
+static int purge_object(MDB_txn *txn, MDB_val *k, int soft, size_t *count)
+{
+    MDB_val v;
+    ae_record_t rec;
+    int rc;
+    if (soft)
+        return soften_object(txn, k, count);
+    if ((rc = mdb_get(txn, objects_db, k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (ae_record_decode(v.mv_data, v.mv_size, &rec) == 0) {
+        h2o_iovec_t variants[AE_STORE_MAX_VARIANTS + 1];
+        size_t n = rec.is_vary_index ? list_variants(&rec, variants, AE_STORE_MAX_VARIANTS + 1) : 1;
+        for (size_t i = 0; rec.is_vary_index && i != n; ++i) {
+            MDB_val vk;
+            uint8_t hash[AE_STORE_HASH_LEN];
+            ae_store_key_hash(variants[i], hash);
+            vk = (MDB_val){sizeof(hash), hash};
+            n -= mdb_get(txn, objects_db, &vk, &v) != 0; /* listed but gone */
+            free(variants[i].base);
+        }
+        *count += n;
+    }
+    return delete_object(txn, k);
+}
+
+int ae_store_purge_key(MDB_txn *txn, h2o_iovec_t key, int soft, size_t *count)
+{
+    uint8_t hash[AE_STORE_HASH_LEN];
+    MDB_val k = {sizeof(hash), hash};
+    ae_store_key_hash(key, hash);
+    return purge_object(txn, &k, soft, count);
+}
+
+int ae_store_purge_prefix(MDB_txn *txn, h2o_iovec_t prefix, int soft, size_t *count)
+{
+    MDB_cursor *cursor;
+    MDB_val k, v;
+    uint8_t *matches = NULL; /* per match: the hash, then 1 for a vary index */
+    size_t n = 0, cap = 0, entry = AE_STORE_HASH_LEN + 1;
+    int rc;
+
+    /* first the keys that match, then the changes: a cursor does not survive them */
+    if ((rc = mdb_cursor_open(txn, objects_db, &cursor)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        ae_record_t rec;
+        if (k.mv_size != AE_STORE_HASH_LEN || ae_record_decode(v.mv_data, v.mv_size, &rec) != 0 || rec.key.len < prefix.len ||
+            memcmp(rec.key.base, prefix.base, prefix.len) != 0)
+            continue;
+        if (n == cap)
+            matches = realloc(matches, (cap = cap == 0 ? 256 : cap * 2) * entry);
+        memcpy(matches + n * entry, k.mv_data, AE_STORE_HASH_LEN);
+        matches[n++ * entry + AE_STORE_HASH_LEN] = rec.is_vary_index;
+    }
+    mdb_cursor_close(cursor);
+    rc = rc == MDB_NOTFOUND ? 0 : rc;
+    /* variants match as well as their vary index: each object is counted (and softened) once, by itself */
+    for (size_t i = 0; rc == 0 && i != n; ++i) {
+        int is_index = matches[i * entry + AE_STORE_HASH_LEN];
+        k = (MDB_val){AE_STORE_HASH_LEN, matches + i * entry};
+        if (soft)
+            rc = is_index ? 0 : soften_object(txn, &k, count);
+        else if ((rc = delete_object(txn, &k)) == 0)
+            *count += !is_index;
+    }
+    free(matches);
+    return rc;
+}
+
+int ae_store_purge_tag(MDB_txn *txn, h2o_iovec_t tag, int soft, size_t *count)
+{
+    uint8_t *hashes;
+    int rc = 0;
+    ssize_t n = ae_tags_objects(txn, tag, AE_STORE_HASH_LEN, &hashes, &rc);
+    for (ssize_t i = 0; rc == 0 && i < n; ++i) {
+        MDB_val k = {AE_STORE_HASH_LEN, hashes + i * AE_STORE_HASH_LEN};
+        rc = purge_object(txn, &k, soft, count);
+    }
+    free(hashes);
+    return rc;
 }
 
 size_t ae_store_object_count(MDB_txn *txn)

@@ -74,5 +74,12 @@ int ae_store_record_access(MDB_txn *txn, const uint8_t (*hashes)[AE_STORE_HASH_L
 /* Removes up to `count` objects, each the least recently used of a few sampled; returns how many. */
 size_t ae_store_evict(MDB_txn *txn, size_t count);
 size_t ae_store_object_count(MDB_txn *txn);
+/* Purges: remove the objects, or with `soft` make them stale at once (kept for revalidation and
+ * stale-if-error); *count grows by the objects affected. The object stored under `key` (its
+ * variants too); every object whose key starts with `prefix` (a walk over the store); every
+ * object tagged `tag` (through the tag index). Return 0 or an LMDB error code. */
+int ae_store_purge_key(MDB_txn *txn, h2o_iovec_t key, int soft, size_t *count);
+int ae_store_purge_prefix(MDB_txn *txn, h2o_iovec_t prefix, int soft, size_t *count);
+int ae_store_purge_tag(MDB_txn *txn, h2o_iovec_t tag, int soft, size_t *count);
 
 #endif

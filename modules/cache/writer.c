@@ -99,6 +99,19 @@ int ae_writer_delete_pending(h2o_iovec_t key)
     return found;
 }
 
+static int write_purge(MDB_txn *txn, ae_write_job_t *job)
+{
+    *job->purge.count = 0; /* a batch may be written again after an eviction */
+    switch (job->purge.what) {
+    case AE_PURGE_KEY:
+        return ae_store_purge_key(txn, job->obj.key, job->purge.soft, job->purge.count);
+    case AE_PURGE_PREFIX:
+        return ae_store_purge_prefix(txn, job->obj.key, job->purge.soft, job->purge.count);
+    default:
+        return ae_store_purge_tag(txn, job->obj.key, job->purge.soft, job->purge.count);
+    }
+}
+
 static int write_batch(ae_write_job_t *jobs)
 {
     MDB_txn *txn = ae_store_write_begin();
@@ -106,7 +119,8 @@ static int write_batch(ae_write_job_t *jobs)
     if (txn == NULL)
         return MDB_PANIC;
     for (ae_write_job_t *job = jobs; job != NULL && rc == 0; job = job->next)
-        rc = job->kind == AE_WRITE_DELETE     ? ae_store_delete(txn, job->obj.key)
+        rc = job->kind == AE_WRITE_PURGE      ? write_purge(txn, job)
+             : job->kind == AE_WRITE_DELETE   ? ae_store_delete(txn, job->obj.key)
              : job->kind == AE_WRITE_ACCESS   ? ae_store_record_access(txn, (const uint8_t(*)[AE_STORE_HASH_LEN])job->owned, job->accessed,
                                                                        job->accessed_at)
              : job->obj.vary_names.len != 0 ? ae_store_put_variant(txn, &job->obj)
@@ -144,6 +158,9 @@ static void commit_jobs(ae_write_job_t *jobs)
     if (rc != 0)
         ae_log_warn("cache store: could not store a batch of responses: %s (they stay uncached)", mdb_strerror(rc));
     __atomic_add_fetch(rc == 0 ? &stats.commits : &stats.failed_commits, 1, __ATOMIC_RELAXED);
+    for (ae_write_job_t *job = jobs; job != NULL; job = job->next)
+        if (job->kind == AE_WRITE_PURGE)
+            *job->purge.rc = rc;
     __atomic_add_fetch(&stats.commit_ms_total, monotonic_ms() - started, __ATOMIC_RELAXED);
     for (ae_write_job_t *job = jobs; rc == 0 && job != NULL; job = job->next)
         if (job->kind == AE_WRITE_PUT)

@@ -13,8 +13,14 @@
 
 typedef struct ae_write_job {
     struct ae_write_job *next;
-    enum { AE_WRITE_PUT, AE_WRITE_DELETE, AE_WRITE_ACCESS } kind;
-    ae_store_object_t obj; /* PUT: the object; DELETE: only obj.key */
+    enum { AE_WRITE_PUT, AE_WRITE_DELETE, AE_WRITE_ACCESS, AE_WRITE_PURGE } kind;
+    ae_store_object_t obj; /* PUT: the object; DELETE: only obj.key; PURGE: obj.key is the key, prefix or tag */
+    struct {
+        enum { AE_PURGE_KEY, AE_PURGE_PREFIX, AE_PURGE_TAG } what;
+        int soft;
+        size_t *count; /* set to the objects affected once committed */
+        int *rc;       /* 0, or the LMDB error that failed the batch */
+    } purge;
     char *owned;           /* key, reason and header block of obj, or the hashes of ACCESS: one allocation */
     size_t accessed;       /* ACCESS: how many hashes `owned` holds */
     int64_t accessed_at;

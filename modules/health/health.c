@@ -250,7 +250,7 @@ static int on_init(ae_server_t *srv)
     snprintf(health.json, sizeof(health.json), "{\"state\":\"init\"}\n");
     health.json_status = 503;
     if (ae_admin_enabled())
-        ae_admin_add_path("/health", on_health_request, NULL);
+        ae_admin_add_path("/health", 0, on_health_request, NULL);
     return 0;
 }
 
