@@ -26,6 +26,7 @@
 #include <string.h>
 #include "modules/cache/cache.h"
 #include "modules/cache/fill.h"
+#include "modules/cache/tags.h"
 #include "modules/cache/writer.h"
 #include "modules/origin/origin.h"
 #include "server/log.h"
@@ -463,7 +464,7 @@ static void unlink_subscriber(subscriber_t *sub)
 static int skip_cache_only_header(void *_fill, const h2o_header_t *header)
 {
     fill_t *fill = _fill;
-    return ae_cache_is_cache_only_header(&fill->conf->policy, *header->name);
+    return ae_cache_is_cache_only_header(&fill->conf->policy, *header->name) || ae_tags_is_tag_header(*header->name);
 }
 
 static const char *x_cache_of(subscriber_t *sub)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include "modules/cache/cache.h"
 #include "modules/cache/fill.h"
+#include "modules/cache/tags.h"
 #include "modules/cache/record.h"
 #include "modules/cache/writer.h"
 #include "modules/origin/origin.h"
@@ -104,12 +105,13 @@ static h2o_iovec_t stored_header(h2o_iovec_t block, const char *name, size_t nam
     return h2o_iovec_init(NULL, 0);
 }
 
-/* The stored headers but Date, which goes with the first send (see ae_send_head_with_date). */
+/* The stored headers but Date, which goes with the first send (see ae_send_head_with_date), and the
+ * tags, which are the cache's. */
 static void add_stored_headers(h2o_req_t *req, h2o_iovec_t block)
 {
     h2o_iovec_t name, value;
     while (ae_record_next_header(&block, &name, &value) == 0)
-        if (!h2o_memis(name.base, name.len, H2O_STRLIT("date")))
+        if (!h2o_memis(name.base, name.len, H2O_STRLIT("date")) && !ae_tags_is_tag_header(name))
             h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
 }
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include "modules/cache/writer.h"
 #include "modules/health/health.h"
-#include "modules/health/probe.h"
+#include "server/probe.h"
 #include "modules/origin/origin.h"
 
 #define HEARTBEAT_MS 200

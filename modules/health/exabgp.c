@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include "modules/admin/admin.h"
 #include "modules/health/health.h"
-#include "modules/health/probe.h"
+#include "server/probe.h"
 #include "server/log.h"
 
 static void print_routes(ae_route_t route)
