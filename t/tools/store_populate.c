@@ -3,7 +3,7 @@
  * directory with COUNT synthetic responses, stored as the cache writer stores a fetched response, so
  * that a test can start anyedge on a large store without fetching every object through it.
  *
- *   store_populate DIR SIZE HOST COUNT [PER_COMMIT]
+ *   store_populate DIR SIZE HOST COUNT [PER_COMMIT [TAG]]
  *
  * Object i (0 <= i < COUNT) is what anyedge stores for `GET http://HOST/obj/<i>` on a site with the
  * default cache settings: the key comes from ae_cache_key (default key rules), the freshness from
@@ -11,6 +11,7 @@
  * ae_store_put writes the record. The response: status 200, `Cache-Control: public, max-age=31536000`,
  * `Content-Type: text/plain`, `Date` now, and a body of 140 bytes derived from i: the line
  * "obj %09u\n" ten times. SIZE is cache.size of the daemon that will use the store (K, M, G suffixes).
+ * With TAG, every object also carries `Surrogate-Key: TAG` (indexed for purges by tag).
  *
  * The objects are written in the order of their store keys (the hash of the cache key), PER_COMMIT
  * (default 10,000) per transaction: each commit then touches one run of adjacent pages instead of
@@ -39,6 +40,7 @@ typedef struct {
 } entry_t;
 
 static const char *host;
+static const char *tag; /* Surrogate-Key of every object, or NULL */
 static int64_t now;
 
 static h2o_iovec_t object_key(h2o_mem_pool_t *pool, uint32_t i)
@@ -71,6 +73,8 @@ static int put_object(MDB_txn *txn, h2o_mem_pool_t *pool, uint32_t i, h2o_iovec_
     h2o_headers_t res_headers = {NULL}, req_headers = {NULL};
     char line[BODY_LINE_LEN + 1], length[16];
 
+    if (tag != NULL)
+        h2o_add_header_by_str(pool, &res_headers, H2O_STRLIT("surrogate-key"), 0, NULL, tag, strlen(tag));
     snprintf(line, sizeof(line), "obj %09" PRIu32 "\n", i);
     snprintf(length, sizeof(length), "%d", BODY_LINE_LEN * BODY_LINES);
     h2o_add_header(pool, &res_headers, H2O_TOKEN_DATE, NULL, date.base, date.len);
@@ -139,14 +143,15 @@ int main(int argc, char **argv)
     struct tm tm;
     h2o_mem_pool_t pool;
 
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: store_populate DIR SIZE HOST COUNT [PER_COMMIT]\n");
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: store_populate DIR SIZE HOST COUNT [PER_COMMIT [TAG]]\n");
         return 2;
     }
     uint64_t size = parse_size(argv[2]);
     host = argv[3];
     uint32_t count = (uint32_t)strtoul(argv[4], NULL, 10),
-             per_commit = argc == 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : DEFAULT_PER_COMMIT;
+             per_commit = argc >= 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : DEFAULT_PER_COMMIT;
+    tag = argc == 7 ? argv[6] : NULL;
     if (size == 0 || per_commit == 0) {
         fprintf(stderr, "store_populate: bad SIZE or PER_COMMIT\n");
         return 2;
