@@ -7,7 +7,8 @@
  *   anyedge --version | --help
  *
  * The main thread loads the config, lets modules open their resources, starts the workers and then
- * only waits for signals: SIGUSR2 asks the modules to drain; on SIGTERM/SIGINT the modules stop first
+ * only waits for signals: SIGUSR1 asks the modules to reopen their log files (logrotate), SIGUSR2 asks
+ * the modules to drain; on SIGTERM/SIGINT the modules stop first
  * (the route is withdrawn while the listeners still serve), then the workers stop gracefully (see
  * worker.c), then modules flush and close.
  */
@@ -54,22 +55,28 @@ static void add_handled_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
     sigaddset(set, SIGUSR2);
 }
 
-/* Serves SIGUSR2 (drain) until SIGTERM or SIGINT arrives; returns that one. */
+/* Serves SIGUSR1 (reopen logs) and SIGUSR2 (drain) until SIGTERM or SIGINT arrives; returns that one. */
 static int wait_for_stop_signal(ae_server_t *srv)
 {
     sigset_t set;
     int sig;
     add_handled_signals(&set);
-    while (sigwait(&set, &sig) != 0 || sig == SIGUSR2) {
-        ae_log_info("received SIGUSR2: draining");
-        for (ae_module_t **m = ae_modules; *m != NULL; ++m)
-            if ((*m)->on_drain_signal != NULL)
-                (*m)->on_drain_signal(srv);
+    while (1) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        ae_log_info(sig == SIGUSR1 ? "received SIGUSR1: reopening log files" : "received SIGUSR2: draining");
+        for (ae_module_t **m = ae_modules; *m != NULL; ++m) {
+            void (*hook)(ae_server_t *) = sig == SIGUSR1 ? (*m)->on_reopen_logs : (*m)->on_drain_signal;
+            if (hook != NULL)
+                hook(srv);
+        }
     }
-    return sig;
 }
 
 static void stop_modules(ae_server_t *srv)

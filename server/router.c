@@ -2,7 +2,8 @@
  * The single h2o handler of the server: picks the site by the request's Host and offers the request
  * to that site's handlers in module order. A request without Host gets 400, one for a host no site
  * serves gets 421, so anyedge is never an open proxy. Also counts the request as in flight on its
- * worker until h2o frees it, which is what graceful shutdown waits for.
+ * worker until h2o frees it, which is what graceful shutdown waits for, and leaves the chosen site
+ * in the request for the loggers that modules attach to the router's path (srv->site_pathconf).
  *
  * Called on worker threads, for every request.
  */
@@ -11,6 +12,7 @@
 #include "server/server.h"
 
 #define MAX_HOST_LEN 253
+#define SITE_VALUE "anyedge.site"
 
 typedef struct {
     h2o_handler_t super;
@@ -72,6 +74,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         h2o_send_error_generic(req, 421, "Misdirected Request", h2o_strdup(&req->pool, body, SIZE_MAX).base, 0);
         return 0;
     }
+    ae_request_set_value(req, H2O_STRLIT(SITE_VALUE), site);
     for (size_t i = 0; i != site->handlers.size; ++i) {
         h2o_handler_t *handler = site->handlers.entries[i];
         if (handler->on_req(handler, req) == 0)
@@ -89,4 +92,10 @@ void ae_router_register(ae_server_t *srv)
     router->super.on_req = on_req;
     router->server = srv;
     srv->site_hosts[0] = hostconf;
+    srv->site_pathconf = pathconf;
+}
+
+ae_site_t *ae_request_site(h2o_req_t *req)
+{
+    return ae_request_value(req, H2O_STRLIT(SITE_VALUE));
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#define AE_MODULE_MAX 8
+#define AE_MODULE_MAX 16
 
 typedef struct ae_config ae_config_t;
 typedef struct ae_server ae_server_t;
@@ -53,6 +53,9 @@ struct ae_thread {
     h2o_multithread_message_t shutdown_message;
     int shutting_down;
     size_t busy; /* requests in flight plus module work that must finish before the thread exits */
+    /* connections this worker accepted and saw closed, for metrics: written by this thread only
+     * (ae_counter_add), read by any (ae_counter_get) */
+    uint64_t connections_accepted, connections_closed;
     void *module_data[AE_MODULE_MAX];
 };
 
@@ -64,6 +67,8 @@ struct ae_server {
     H2O_VECTOR(ae_site_t *) sites;
     h2o_globalconf_t h2o;
     h2o_hostconf_t *site_hosts[2]; /* the router's host, for the listeners of the sites */
+    /* the router's path: modules attach their loggers here (ae_router_register runs before on_init) */
+    h2o_pathconf_t *site_pathconf;
     ae_thread_t *threads;
 };
 
@@ -98,6 +103,8 @@ typedef struct ae_module {
     void (*on_stop)(ae_server_t *srv);
     /* SIGUSR2: the operator asks the node to drain */
     void (*on_drain_signal)(ae_server_t *srv);
+    /* SIGUSR1: reopen log files (after logrotate renamed them); main thread, workers running */
+    void (*on_reopen_logs)(ae_server_t *srv);
     /* after every worker has stopped: flush and close what on_init opened */
     void (*on_shutdown)(ae_server_t *srv);
     /* free what the directives allocated (also after `anyedge -t` or a failed load) */
@@ -123,6 +130,35 @@ h2o_handler_t *ae_site_add_handler(ae_site_t *site, size_t size);
 
 /* server/router.c: the one h2o handler, which picks the site by Host and runs its handlers */
 void ae_router_register(ae_server_t *srv);
+/* The site the router gave the request to; NULL for one it answered itself (400, 421). */
+ae_site_t *ae_request_site(h2o_req_t *req);
+
+/* Per-request values that one module leaves for another (the router's site, the origin's timing),
+ * kept in h2o's request env (req->env: nothing else in anyedge uses it). `name` is a string literal;
+ * what `value` points to must live as long as the request. Same thread as the request. */
+static inline void ae_request_set_value(h2o_req_t *req, const char *name, size_t name_len, void *value)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, name, name_len, 1);
+    *slot = h2o_iovec_init(value, 0);
+}
+
+static inline void *ae_request_value(h2o_req_t *req, const char *name, size_t name_len)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, name, name_len, 0);
+    return slot != NULL ? slot->base : NULL;
+}
+
+/* Counters that one thread writes and any thread reads (metrics): plain loads and stores, no locked
+ * instruction, yet no data race for the reader. */
+static inline void ae_counter_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t ae_counter_get(const uint64_t *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
 
 /* server/worker.c */
 int ae_workers_start(ae_server_t *srv);

@@ -3,6 +3,7 @@
  * per listen address. Graceful stop: the main thread sends every worker a message; the worker closes
  * its listeners, asks h2o to end keep-alive, and keeps running its loop until nothing is in flight
  * (requests, and module work such as an origin fetch being stored) or the shutdown timeout passes.
+ * Each worker counts the connections it accepts and sees closed (for metrics).
  *
  * ae_workers_start/stop run on the main thread; everything else on the worker's own thread.
  */
@@ -25,15 +26,26 @@ struct ae_worker_listener {
 
 static pthread_barrier_t started;
 
+/* h2o calls this when it closes a connection's socket, on the socket's (this) thread. */
+static void on_connection_closed(void *_thread)
+{
+    ae_thread_t *t = _thread;
+    ae_counter_add(&t->connections_closed, 1);
+}
+
 static void on_accept(h2o_socket_t *listener_sock, const char *err)
 {
     ae_worker_listener_t *listener = listener_sock->data;
+    ae_thread_t *t = ae_thread_of(listener->accept_ctx.ctx);
     if (err != NULL)
         return;
     for (int i = 0; i != ACCEPTS_PER_WAKEUP; ++i) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener_sock);
         if (sock == NULL)
             break;
+        ae_counter_add(&t->connections_accepted, 1);
+        sock->on_close.cb = on_connection_closed;
+        sock->on_close.data = t;
         h2o_accept(&listener->accept_ctx, sock);
     }
 }

@@ -4,14 +4,17 @@
  * invalid or conflicting Content-Length is malformed), and collects the body into an ae_body_t as it arrives. Three
  * timers bound the phases (connect, first byte, idle between reads); every way the exchange can end
  * is reported once through on_end with an ae_fetch_result_t. A malformed response is an error of the
- * exchange, never of the process.
+ * exchange, never of the process. Each exchange is counted and timed in its thread's stats (stats.c)
+ * and, for the request that started it, in that request's timing (timing.c).
  *
  * Worker threads only: a fetch lives on the event loop of the worker that started it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "modules/origin/chunked.h"
 #include "modules/origin/origin.h"
+#include "modules/origin/timing.h"
 
 #define MAX_HEAD_SIZE (64 * 1024)
 #define MAX_HEADERS 100
@@ -42,6 +45,28 @@ const char *ae_fetch_result_text(ae_fetch_result_t result)
     return result_texts[result];
 }
 
+/* ---- timing ---- */
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void count_end(ae_fetch_t *fetch, ae_fetch_result_t result)
+{
+    ae_origin_stats_t *stats = fetch->_link->stats;
+    uint64_t took = now_us() - fetch->_started_us;
+    if (fetch->_cancelled)
+        ae_counter_add(&stats->cancelled, 1);
+    else if (result == AE_FETCH_OK)
+        ae_histogram_observe(&stats->duration, took);
+    else
+        ae_counter_add(&stats->failures[result], 1);
+    ae_origin_timing_end(fetch, result, (int64_t)took);
+}
+
 /* ---- ending an exchange ---- */
 
 static void release_connection(ae_fetch_t *fetch, int reusable)
@@ -66,6 +91,7 @@ static void finish(ae_fetch_t *fetch, ae_fetch_result_t result, const char *errs
     ae_thread_t *thread = fetch->_link->thread;
     if (h2o_timeout_is_linked(&fetch->_timer))
         h2o_timeout_unlink(&fetch->_timer);
+    count_end(fetch, result);
     release_connection(fetch, result == AE_FETCH_OK && fetch->_keepalive);
     if (fetch->errstr == NULL)
         fetch->errstr = errstr;
@@ -317,6 +343,9 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
         finish(fetch, AE_FETCH_MALFORMED, "invalid or conflicting Content-Length");
         return;
     }
+    uint64_t first_byte = now_us() - fetch->_started_us;
+    ae_histogram_observe(&fetch->_link->stats->first_byte, first_byte);
+    ae_origin_timing_head(fetch, (int64_t)first_byte);
     if (call_user(fetch, fetch->_cb->on_head) != 0)
         return;
     if (fetch->_framing == AE_FRAMING_NONE) {
@@ -377,6 +406,9 @@ void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head,
     fetch->_request[0] = h2o_strdup(&fetch->pool, head.base, head.len);
     fetch->_request[1] = body.len != 0 ? h2o_strdup(&fetch->pool, body.base, body.len) : h2o_iovec_init(NULL, 0);
     ae_thread_hold(link->thread);
+    fetch->_started_us = now_us();
+    ae_counter_add(&link->stats->fetches, 1);
+    ae_origin_timing_bind(fetch, head);
 
     fetch->_idempotent = body.len == 0 && (h2o_memis(head.base, 4, H2O_STRLIT("GET ")) || h2o_memis(head.base, 5, H2O_STRLIT("HEAD ")));
     *slot = fetch; /* before connecting: a refused connection may end the exchange at once */

@@ -2,12 +2,14 @@
  * The origin module: the per-site keys `origin` (an http:// URL, resolved once at start-up) and the
  * three timeouts, and each worker thread's links to the origins (a keep-alive connection pool and
  * timers per site). The pool and timers belong to one worker's event loop and are used only there.
- * Also the last handler of every site, which passes whatever no other module answered to the origin.
+ * Also the last handler of every site, which passes whatever no other module answered to the origin,
+ * and the life of the exchange counters (stats.c).
  */
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include "modules/origin/origin.h"
+#include "modules/origin/stats.h"
 #include "server/config.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -114,6 +116,7 @@ static int on_pass_req(h2o_handler_t *_self, h2o_req_t *req)
 
 static int on_init(ae_server_t *srv)
 {
+    ae_origin_stats_init(srv);
     for (size_t i = 0; i != srv->sites.size; ++i) {
         pass_handler_t *handler = (pass_handler_t *)ae_site_add_handler(srv->sites.entries[i], sizeof(*handler));
         handler->super.on_req = on_pass_req;
@@ -135,6 +138,7 @@ static void on_thread_init(ae_server_t *srv, ae_thread_t *t)
         h2o_timeout_init(t->loop, &link->idle_timeout, conf->idle_timeout_ms);
         h2o_socketpool_init_by_address(&link->pool, (struct sockaddr *)&conf->addr, conf->addrlen, 0, POOL_CAPACITY);
         h2o_socketpool_set_timeout(&link->pool, t->loop, POOL_IDLE_MS);
+        link->stats = ae_origin_thread_stats(t, srv->sites.entries[i]);
     }
     t->module_data[ae_origin_module.index] = links;
 }
@@ -157,6 +161,7 @@ static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
 
 static void on_dispose(ae_server_t *srv)
 {
+    ae_origin_stats_free();
     for (size_t i = 0; i != srv->sites.size; ++i) {
         ae_origin_conf_t *conf = srv->sites.entries[i]->conf[ae_origin_module.index];
         if (conf != NULL) {

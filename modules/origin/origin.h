@@ -11,6 +11,7 @@
 
 #include "modules/origin/body.h"
 #include "modules/origin/chunked.h"
+#include "server/histogram.h"
 #include "server/server.h"
 
 extern ae_module_t ae_origin_module;
@@ -23,16 +24,6 @@ typedef struct ae_origin_conf {
     uint64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
 } ae_origin_conf_t;
 
-/* Per worker thread and site: the connection pool and the timers of the three timeouts. */
-typedef struct ae_origin_link {
-    ae_thread_t *thread;
-    const ae_origin_conf_t *conf;
-    h2o_socketpool_t pool;
-    h2o_timeout_t connect_timeout, first_byte_timeout, idle_timeout;
-} ae_origin_link_t;
-
-ae_origin_link_t *ae_origin_link(ae_thread_t *thread, ae_site_t *site);
-
 /* How an exchange with the origin ended. */
 typedef enum {
     AE_FETCH_OK,
@@ -43,9 +34,51 @@ typedef enum {
     AE_FETCH_MALFORMED,
     AE_FETCH_IDLE_TIMEOUT,
     AE_FETCH_TRUNCATED,
+    AE_FETCH_RESULT_COUNT
 } ae_fetch_result_t;
 
+/* stats.c: one worker thread's counters of the exchanges with one site's origin, written by that
+ * thread only (ae_counter_add), summed over the threads by ae_origin_get_stats. */
+typedef struct ae_origin_stats {
+    uint64_t fetches;                         /* exchanges started */
+    uint64_t failures[AE_FETCH_RESULT_COUNT]; /* exchanges that failed, by how (failures[AE_FETCH_OK] stays 0) */
+    uint64_t cancelled;                       /* exchanges anyedge stopped itself (the client left, nobody waits) */
+    ae_histogram_t first_byte;                /* start (connect included) to the response head */
+    ae_histogram_t duration;                  /* start to the last byte, for exchanges that completed */
+} ae_origin_stats_t;
+
+/* The site's counters summed over the worker threads; any thread, once the workers run. */
+void ae_origin_get_stats(ae_server_t *srv, ae_site_t *site, ae_origin_stats_t *out);
+/* The name of a failure for metrics, e.g. "connect_timeout". */
+const char *ae_fetch_result_name(ae_fetch_result_t result);
+
 typedef struct ae_fetch ae_fetch_t;
+
+/* Per worker thread and site: the connection pool, the timers of the three timeouts, the counters. */
+typedef struct ae_origin_link {
+    ae_thread_t *thread;
+    const ae_origin_conf_t *conf;
+    h2o_socketpool_t pool;
+    h2o_timeout_t connect_timeout, first_byte_timeout, idle_timeout;
+    ae_origin_stats_t *stats;
+} ae_origin_link_t;
+
+ae_origin_link_t *ae_origin_link(ae_thread_t *thread, ae_site_t *site);
+
+/* timing.c: what the origin exchange a client request started took, for its access log line. The
+ * request's exchange is the one started with the head ae_origin_request_head() built for it (a
+ * relay's, or the fill it started; not a fill it joined). Lives in the request's pool; the exchange
+ * fills it in as it goes and lets go of it when it ends or the request is freed first. */
+typedef struct ae_origin_timing {
+    ae_fetch_t *fetch;        /* the exchange while it runs; NULL after */
+    int status;               /* the origin's status; 0 before (or without) a response head */
+    int64_t first_byte_us;    /* start to the response head; -1 until then */
+    int64_t total_us;         /* start to the end of the exchange; -1 while it runs */
+    ae_fetch_result_t result; /* how it ended, once total_us is set */
+} ae_origin_timing_t;
+
+/* The request's timing, or NULL when it started no exchange. Its thread, until h2o frees it. */
+const ae_origin_timing_t *ae_origin_request_timing(h2o_req_t *req);
 
 typedef struct ae_fetch_callbacks {
     void (*on_head)(ae_fetch_t *fetch);                            /* status and headers are set */
@@ -75,6 +108,8 @@ struct ae_fetch {
     int _is_head, _keepalive, _in_user_callback, _cancelled;
     int *_connect_call; /* set while h2o_socketpool_connect runs */
     int _reused_connection, _idempotent, _retried;
+    uint64_t _started_us;        /* monotonic clock at the start */
+    ae_origin_timing_t *_timing; /* of the request that started it, while both live */
 };
 
 /* Sends request bytes (head, body) to the site's origin; the bytes are copied. *slot is set before

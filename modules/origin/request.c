@@ -3,12 +3,13 @@
  * and headers as received, minus hop-by-hop ones, plus X-Forwarded-For, X-Forwarded-Proto and Via),
  * and which response headers are not passed back (hop-by-hop, and the ones h2o writes itself).
  *
- * Worker threads; the head is allocated from the request's pool.
+ * Worker threads; the head is allocated from the request's pool (and noted, for timing.c).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include "modules/origin/origin.h"
+#include "modules/origin/timing.h"
 
 #define VIA_NAME "anyedge"
 
@@ -142,5 +143,7 @@ h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const
         dst = append_header(dst, H2O_STRLIT("Content-Length"), h2o_iovec_init(len, snprintf(len, sizeof(len), "%zu", req->entity.len)));
     }
     dst = append(dst, "\r\n", 2);
-    return h2o_iovec_init(buf, dst - buf);
+    h2o_iovec_t head = h2o_iovec_init(buf, dst - buf);
+    ae_origin_timing_expect(req, head); /* the exchange started with this head is the request's own */
+    return head;
 }

@@ -1,0 +1,38 @@
+/*
+ * Access log lines: `combined` (the Apache/nginx combined format, exactly, so that every log tool
+ * reads it) and `json` (one object per line with everything anyedge knows about the request).
+ * Pure formatting into a growing buffer, no I/O; the request's worker thread.
+ */
+#ifndef ANYEDGE_ACCESSLOG_FORMAT_H
+#define ANYEDGE_ACCESSLOG_FORMAT_H
+
+#include "server/server.h"
+
+typedef enum { AE_LOG_COMBINED, AE_LOG_JSON } ae_log_format_t;
+
+typedef struct ae_logbuf {
+    char *buf;
+    size_t len, cap;
+} ae_logbuf_t;
+
+/* The time text of the last second formatted, per thread (formatting a date costs more than the rest). */
+typedef struct ae_log_clock {
+    time_t sec;
+    char combined[32]; /* 10/Oct/2000:13:55:36 +0000 */
+    char iso[24];      /* 2000-10-10T13:55:36 */
+} ae_log_clock_t;
+
+/* Appends the line (newline included) for a request h2o is about to free. */
+void ae_log_format_line(ae_logbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req);
+
+/* Escaping, for values taken from the request: JSON string contents (quotes not included; bytes
+ * outside printable ASCII as \u00XX, the byte's value, so every line is valid JSON whatever the
+ * client sent), and the combined format's quoted fields (`"` and `\` escaped, other bytes outside
+ * printable ASCII as \xHH, as nginx does). */
+void ae_log_escape_json(ae_logbuf_t *out, const char *s, size_t len);
+void ae_log_escape_combined(ae_logbuf_t *out, const char *s, size_t len);
+
+void ae_logbuf_append(ae_logbuf_t *out, const char *s, size_t len);
+void ae_logbuf_free(ae_logbuf_t *out);
+
+#endif
