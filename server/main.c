@@ -7,8 +7,9 @@
  *   anyedge --version | --help
  *
  * The main thread loads the config, lets modules open their resources, starts the workers and then
- * only waits for signals: SIGUSR1 asks the modules to reopen their log files (logrotate), SIGUSR2 asks
- * the modules to drain; on SIGTERM/SIGINT the modules stop first
+ * only waits for signals: SIGHUP reloads the config (reload.c: a new process takes over, this one
+ * then stops as below but leaves the route alone), SIGUSR1 asks the modules to reopen their log files
+ * (logrotate), SIGUSR2 asks the modules to drain; on SIGTERM/SIGINT the modules stop first
  * (the route is withdrawn while the listeners still serve), then the workers stop gracefully (see
  * worker.c), then modules flush and close.
  */
@@ -19,6 +20,7 @@
 #include <string.h>
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/reload.h"
 #include "server/server.h"
 
 static ae_server_t server; /* global so that what it owns stays reachable until exit */
@@ -55,11 +57,13 @@ static void add_handled_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGUSR2);
 }
 
-/* Serves SIGUSR1 (reopen logs) and SIGUSR2 (drain) until SIGTERM or SIGINT arrives; returns that one. */
+/* Serves SIGHUP (reload), SIGUSR1 (reopen logs) and SIGUSR2 (drain) until SIGTERM or SIGINT arrives,
+ * or a reload has handed over to a new process; returns that signal. */
 static int wait_for_stop_signal(ae_server_t *srv)
 {
     sigset_t set;
@@ -68,8 +72,10 @@ static int wait_for_stop_signal(ae_server_t *srv)
     while (1) {
         if (sigwait(&set, &sig) != 0)
             continue;
-        if (sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGTERM || sig == SIGINT || (sig == SIGHUP && ae_reload(srv)))
             return sig;
+        if (sig == SIGHUP)
+            continue;
         ae_log_info(sig == SIGUSR1 ? "received SIGUSR1: reopening log files" : "received SIGUSR2: draining");
         for (ae_module_t **m = ae_modules; *m != NULL; ++m) {
             void (*hook)(ae_server_t *) = sig == SIGUSR1 ? (*m)->on_reopen_logs : (*m)->on_drain_signal;
@@ -104,10 +110,13 @@ static int run(ae_server_t *srv)
         ae_log_info("listening on %s%s", srv->listen.entries[i].text, srv->listen.entries[i].hosts != NULL ? " (admin)" : "");
     ae_log_info("anyedge %s ready (%u threads, %zu sites)", ANYEDGE_VERSION, srv->num_threads, srv->sites.size);
     ae_notify("READY=1");
+    ae_reload_notify_ready();
 
     int sig = wait_for_stop_signal(srv);
-    ae_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    ae_notify("STOPPING=1");
+    if (sig != SIGHUP) {
+        ae_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        ae_notify("STOPPING=1");
+    }
     stop_modules(srv);
     ae_log_info("finishing in-flight requests (at most %llums)", (unsigned long long)srv->shutdown_timeout_ms);
     ae_workers_stop(srv);

@@ -27,8 +27,9 @@ static void print_routes(ae_route_t route)
     fflush(stdout);
 }
 
-/* The route the daemon wants: withdrawn if it cannot say. */
-static ae_route_t route_wanted(const struct sockaddr_storage *admin, socklen_t len, char *why, size_t why_size)
+/* The route the daemon wants: withdrawn if it cannot say; -1 to keep it as it is (a process started
+ * by a reload that is taking the route over). */
+static int route_wanted(const struct sockaddr_storage *admin, socklen_t len, char *why, size_t why_size)
 {
     char body[8192];
     int status = ae_probe_http((const struct sockaddr *)admin, len, "anyedge-admin", "/health", ae_health_conf.announcer.timeout_ms, body,
@@ -36,6 +37,8 @@ static ae_route_t route_wanted(const struct sockaddr_storage *admin, socklen_t l
     if (status < 0)
         return AE_ROUTE_WITHDRAWN;
     snprintf(why, why_size, "/health answered %d", status);
+    if (strstr(body, "\"takeover\":true") != NULL)
+        return -1;
     if (status != 200)
         return AE_ROUTE_WITHDRAWN;
     return strstr(body, "\"route\":\"announced\"") != NULL ? AE_ROUTE_ANNOUNCED
@@ -61,8 +64,8 @@ int ae_health_run_exabgp(ae_server_t *srv, int argc, char **argv)
 
     while (1) {
         char why[256], discard[4096];
-        ae_route_t want = route_wanted(&addr, admin->addrlen, why, sizeof(why));
-        if ((int)want != printed) {
+        int want = route_wanted(&addr, admin->addrlen, why, sizeof(why));
+        if (want != -1 && want != printed) {
             print_routes(want);
             ae_log_info("exabgp: %s (%s)", ae_route_name(want), why);
             printed = want;

@@ -27,8 +27,10 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/reload.h"
 
 #define TICK_MS 100
+#define TAKEOVER_GRACE_MS 15000
 
 ae_health_conf_t ae_health_conf;
 
@@ -82,6 +84,8 @@ static void json_string(char *buf, size_t size, const char *s)
 
 #define APPEND(...) snprintf(buf + strlen(buf), size - strlen(buf), __VA_ARGS__)
 
+static int in_takeover_grace(uint64_t now);
+
 static void describe(char *buf, size_t size, uint64_t now)
 {
     const ae_health_machine_t *m = &health.machine;
@@ -89,9 +93,9 @@ static void describe(char *buf, size_t size, uint64_t now)
 
     buf[0] = '\0';
     ae_route_t route = ae_health_machine_route(m);
-    APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"checks\":[",
+    APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"takeover\":%s,\"checks\":[",
            ae_health_state_name(m->state), (unsigned long long)(now - m->since), ae_route_name(route),
-           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false");
+           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false", in_takeover_grace(now) ? "true" : "false");
     size_t n = 0;
     for (int k = 0; k != AE_CHECK_COUNT; ++k) {
         const ae_health_check_t *c = &ae_health_conf.checks[k];
@@ -137,9 +141,19 @@ static int drain_file_exists(void)
     return ae_health_conf.drain_file != NULL && stat(ae_health_conf.drain_file, &st) == 0;
 }
 
+/* A process started by a reload leaves the route as the old one left it until its checks have had
+ * time to rise: it neither withdraws it at start nor, over ExaBGP, lets /health say so. */
+static int in_takeover_grace(uint64_t now)
+{
+    return ae_reload_is_takeover() && health.machine.state == AE_HEALTH_INIT && !health.announcer.attempted &&
+           now - health.machine.started_at < TAKEOVER_GRACE_MS;
+}
+
 static void announce(ae_route_t wanted, uint64_t now)
 {
     ae_announcer_t *a = &health.announcer;
+    if (in_takeover_grace(now))
+        return;
     int was_known = a->known, was_attempted = a->attempted;
     ae_route_t was = a->route;
     int ret = ae_announcer_apply(a, wanted, now);
@@ -210,7 +224,7 @@ static void *health_main(void *unused)
             pthread_cond_timedwait(&health.cond, &health.lock, &until);
         pthread_mutex_unlock(&health.lock);
     }
-    if (health.announcer.attempted)
+    if (health.announcer.attempted && !ae_reload_handing_over())
         announce(AE_ROUTE_WITHDRAWN, monotonic_ms());
     return NULL;
 }
@@ -278,8 +292,8 @@ static void on_drain_signal(ae_server_t *srv)
 /* SIGTERM/SIGINT: withdraw while still serving, then give traffic drain-timeout to move. */
 static void on_stop(ae_server_t *srv)
 {
-    if (!health.running)
-        return;
+    if (!health.running || ae_reload_handing_over())
+        return; /* handing over: the route stays for the new process */
     pthread_mutex_lock(&health.lock);
     int was_announced = health.announced;
     health.stop_wished = 1;
