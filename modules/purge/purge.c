@@ -290,12 +290,13 @@ static void on_admin_purge(h2o_req_t *req, void *unused)
     op->wait = query_param(query, "wait", flag, sizeof(flag)) && strcmp(flag, "0") != 0;
     op->forwarded = query_param(query, "forwarded", flag, sizeof(flag)) && strcmp(flag, "0") != 0;
     if (query_param(query, "id", id, sizeof(id)) && id[0] != '\0') {
-        if (strlen(id) > 32 || strspn(id, "0123456789abcdefABCDEF-_") != strlen(id)) {
+        size_t id_len = strlen(id);
+        if (id_len >= sizeof(op->order.id) || strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != id_len) {
             send_json_error(req, 400, "id: at most 32 characters of [0-9a-zA-Z_-]");
             op_release(op);
             return;
         }
-        snprintf(op->order.id, sizeof(op->order.id), "%s", id);
+        memcpy(op->order.id, id, id_len + 1);
     } else {
         random_id(op->order.id);
     }
