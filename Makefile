@@ -2,6 +2,7 @@
 #   make run     install missing packages (as root), build, start anyedge in front of the demo origin
 #   make test    install missing packages (as root), build, run every test
 #   make test SANITIZE=1   the same, built with AddressSanitizer and UndefinedBehaviorSanitizer
+#   make deb     install missing packages (as root), build the Debian package into build-deb/
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -13,7 +14,7 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run test deb clean
 
 all: build
 
@@ -31,5 +32,8 @@ test: build
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/t/lsan.supp \
 	ANYEDGE_BIN=$(CURDIR)/$(BUILD_DIR)/anyedge prove $(BUILD_DIR)/unit/unit_* t/
 
+deb: deps
+	@sh packaging/build-deb
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-deb
