@@ -96,7 +96,8 @@ static int check_config(ae_server_t *srv)
     return -1;
 }
 
-/* The environment with ANYEDGE_RELOAD_FD=fd added (the strings point into `buf` and environ). */
+/* The environment with ANYEDGE_RELOAD_FD=fd added and WATCHDOG_PID removed (the strings point into
+ * `buf` and environ). */
 static char **environment_with_fd(int fd, char *buf, size_t buf_size)
 {
     size_t n = 0;
@@ -104,8 +105,9 @@ static char **environment_with_fd(int fd, char *buf, size_t buf_size)
         ++n;
     char **envp = calloc(n + 2, sizeof(*envp));
     size_t kept = 0;
+    /* WATCHDOG_PID names this process: without it the new one feeds systemd's watchdog itself */
     for (size_t i = 0; i != n; ++i)
-        if (strncmp(environ[i], RELOAD_FD_ENV "=", sizeof(RELOAD_FD_ENV)) != 0)
+        if (strncmp(environ[i], RELOAD_FD_ENV "=", sizeof(RELOAD_FD_ENV)) != 0 && strncmp(environ[i], "WATCHDOG_PID=", 13) != 0)
             envp[kept++] = environ[i];
     snprintf(buf, buf_size, RELOAD_FD_ENV "=%d", fd);
     envp[kept] = buf;

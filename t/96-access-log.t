@@ -169,11 +169,16 @@ subtest 'a log path that cannot be opened, a bad format' => sub {
     my $conf = write_config($cdir, $base . "log:\n  access: /nonexistent-anyedge-dir/access.log\n");
     my ($exit, $stderr) = run_anyedge_check($conf);
     is($exit, 1, 'anyedge -t exits 1');
-    like($stderr, qr{\A\Q$conf\E:\d+: 'log\.access': cannot open '/nonexistent-anyedge-dir/access\.log': No such file or directory\n\z},
+    like($stderr, qr{\A\Q$conf\E:\d+: 'log\.access': cannot write '/nonexistent-anyedge-dir/access\.log': No such file or directory\n\z},
          'FILE:LINE: what and why');
     my $run = run_anyedge('-c', $conf);
     is($run->{exit}, 1, 'the daemon does not start');
-    like($run->{stderr}, qr{'log\.access': cannot open '/nonexistent-anyedge-dir/access\.log'}, 'with the same message');
+    like($run->{stderr}, qr{'log\.access': cannot write '/nonexistent-anyedge-dir/access\.log'}, 'with the same message');
+
+    $conf = write_config($cdir, $base . "log:\n  access: $cdir/not-yet.log\n", 'commands.conf');
+    is(run_anyedge_check($conf), 0, '-t with a log that does not exist yet in a writable directory: fine');
+    run_anyedge('cache', 'stats', '-c', $conf);
+    ok(!-e "$cdir/not-yet.log", 'neither -t nor a command creates the log (only the daemon opens it)');
 
     $conf = write_config($cdir, $base . "log:\n  access: $cdir/ok.log\n  format: apache\n", 'bad-format.conf');
     ($exit, $stderr) = run_anyedge_check($conf);

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,24 +153,33 @@ static int set_format(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
     return 0;
 }
 
-/* Opens the file now, so that `anyedge -t` and the start-up report a path that cannot be written. */
+/* Checks that the file can be written (it, or else its directory), so that `anyedge -t` reports a
+ * path that cannot; without creating it: commands (run as root, say) load the config too. */
 static int on_config_done(ae_config_t *cf, ae_server_t *srv)
+{
+    if (settings.path == NULL || is_stderr(settings.path))
+        return 0;
+    char *copy = strdup(settings.path);
+    const char *dir = dirname(copy);
+    int ok = access(settings.path, W_OK) == 0 || (errno == ENOENT && access(dir, W_OK) == 0);
+    int saved = errno;
+    free(copy);
+    if (!ok)
+        return ae_config_error_at(cf, settings.line, "'log.access': cannot write '%s': %s", settings.path, strerror(saved));
+    return 0;
+}
+
+/* The daemon only: opens the file. */
+static int on_init(ae_server_t *srv)
 {
     if (settings.path == NULL)
         return 0;
     if (is_stderr(settings.path)) {
         settings.fd = 2;
-        return 0;
+    } else if ((settings.fd = open_log(settings.path)) == -1) {
+        ae_log_error("cannot open the access log %s: %s", settings.path, strerror(errno));
+        return -1;
     }
-    if ((settings.fd = open_log(settings.path)) == -1)
-        return ae_config_error_at(cf, settings.line, "'log.access': cannot open '%s': %s", settings.path, strerror(errno));
-    return 0;
-}
-
-static int on_init(ae_server_t *srv)
-{
-    if (settings.path == NULL)
-        return 0;
     h2o_logger_t *logger = h2o_create_logger(srv->site_pathconf, sizeof(*logger));
     logger->log_access = on_log_access;
     return 0;
