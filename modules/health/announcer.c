@@ -105,8 +105,9 @@ static int set_bird(ae_announcer_t *a, ae_route_t route)
                                                             : NULL;
     const ae_name_list_t *lists[] = {&conf->announcer.protocols, &conf->announcer.degraded_protocols};
     int corrected = 0;
-    /* switch off first: between two announcements the route is never announced twice */
-    for (int enable = 0; enable != 2; ++enable) {
+    /* the one to switch on first: going between announced and degraded, the route is never withdrawn
+     * in between (while both are on, BIRD exports one of them) */
+    for (int enable = 1; enable >= 0; --enable) {
         for (size_t i = 0; i != 2; ++i) {
             if ((lists[i] == on) != enable || lists[i]->size == 0)
                 continue;
