@@ -206,6 +206,10 @@ int ae_config_listen_addr(ae_config_t *cf, yaml_node_t *node, ae_listen_addr_t *
         return ae_config_error(cf, node, "'%s': bad address '%s' (expected IPV4:PORT or [IPV6]:PORT, port 1-65535)", cf->key, s);
     out->text = strdup(s);
     out->hosts = NULL;
+    out->line = ae_config_line(node);
+    out->tls = 0;
+    out->proxy_protocol = 0;
+    out->ssl_ctx = NULL;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The server's own config keys, registered as the "core" module: `listen`, `threads`,
- * `shutdown-timeout`, and `sites` with each site's `host` and `aliases`. Other site keys belong to
+ * The server's own config keys, registered as the "core" module: `listen` (each entry an
+ * "ADDR:PORT" string or a mapping {address, tls, proxy-protocol}), `threads`, `shutdown-timeout`,
+ * `trusted-proxies`, `user`, `group`, and `sites` with each site's `host` and `aliases`. Other site keys belong to
  * the modules and are dispatched from here through ae_config_walk().
  *
  * Main thread only (config time).
@@ -13,12 +14,46 @@
 
 #define MAX_THREADS 256
 
+/* A listen entry written as a mapping: {address: "ADDR:PORT", tls: BOOL, proxy-protocol: BOOL}. */
+static int listen_entry(ae_config_t *cf, yaml_node_t *map, ae_listen_addr_t *out)
+{
+    yaml_node_t *address = NULL;
+    int tls = 0, proxy_protocol = 0, ret = 0;
+    const char *outer_key = cf->key;
+
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; ret == 0 && pair < map->data.mapping.pairs.top; ++pair) {
+        yaml_node_t *key = yaml_document_get_node(&cf->doc, pair->key), *value = yaml_document_get_node(&cf->doc, pair->value);
+        const char *name = key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "";
+        if (strcmp(name, "address") == 0) {
+            address = value;
+        } else if (strcmp(name, "tls") == 0) {
+            cf->key = "listen.tls";
+            ret = ae_config_bool(cf, value, &tls);
+        } else if (strcmp(name, "proxy-protocol") == 0) {
+            cf->key = "listen.proxy-protocol";
+            ret = ae_config_bool(cf, value, &proxy_protocol);
+        } else {
+            ret = ae_config_error(cf, key, "unknown key '%s' in a listen entry (expected address, tls, proxy-protocol)", name);
+        }
+        cf->key = outer_key;
+    }
+    if (ret != 0)
+        return -1;
+    if (address == NULL)
+        return ae_config_error(cf, map, "a listen entry has no 'address' (expected e.g. {address: \"0.0.0.0:443\", tls: true})");
+    if (ae_config_listen_addr(cf, address, out) != 0)
+        return -1;
+    out->tls = tls;
+    out->proxy_protocol = proxy_protocol;
+    return 0;
+}
+
 static int add_listen(ae_config_t *cf, yaml_node_t *value)
 {
     ae_server_t *srv = cf->srv;
     h2o_vector_reserve(NULL, &srv->listen, srv->listen.size + 1);
     ae_listen_addr_t *added = &srv->listen.entries[srv->listen.size];
-    if (ae_config_listen_addr(cf, value, added) != 0)
+    if ((value->type == YAML_MAPPING_NODE ? listen_entry(cf, value, added) : ae_config_listen_addr(cf, value, added)) != 0)
         return -1;
     ++srv->listen.size;
     for (ae_listen_addr_t *earlier = srv->listen.entries; earlier != added; ++earlier)
@@ -39,6 +74,55 @@ static int set_listen(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
             return -1;
     }
     return 0;
+}
+
+static int add_trusted_proxy(ae_config_t *cf, yaml_node_t *value)
+{
+    ae_server_t *srv = cf->srv;
+    const char *s = ae_config_scalar(cf, value);
+    if (s == NULL)
+        return -1;
+    h2o_vector_reserve(NULL, &srv->trusted_proxies, srv->trusted_proxies.size + 1);
+    if (ae_parse_network(s, &srv->trusted_proxies.entries[srv->trusted_proxies.size]) != 0)
+        return ae_config_error(cf, value, "'trusted-proxies': bad network '%s' (expected ADDR/BITS, e.g. 10.0.0.0/8 or 2001:db8::/32)", s);
+    ++srv->trusted_proxies.size;
+    return 0;
+}
+
+static int set_trusted_proxies(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    if (value->type == YAML_SCALAR_NODE)
+        return add_trusted_proxy(cf, value);
+    if (ae_config_expect(cf, value, YAML_SEQUENCE_NODE) != 0)
+        return -1;
+    AE_CONFIG_FOREACH_ITEM(&cf->doc, value, item)
+    {
+        if (add_trusted_proxy(cf, item) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_name(ae_config_t *cf, yaml_node_t *value, char **slot)
+{
+    const char *s = ae_config_scalar(cf, value);
+    if (s == NULL)
+        return -1;
+    if (s[0] == '\0')
+        return ae_config_error(cf, value, "'%s' expected a user or group name", cf->key);
+    free(*slot);
+    *slot = strdup(s);
+    return 0;
+}
+
+static int set_user(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_name(cf, value, &cf->srv->user);
+}
+
+static int set_group(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return set_name(cf, value, &cf->srv->group);
 }
 
 static unsigned cpu_count(void)
@@ -193,6 +277,9 @@ static const ae_directive_t directives[] = {
     {"threads", AE_SCOPE_GLOBAL, set_threads},
     {"shutdown-timeout", AE_SCOPE_GLOBAL, set_shutdown_timeout},
     {"sites", AE_SCOPE_GLOBAL, set_sites},
+    {"trusted-proxies", AE_SCOPE_GLOBAL, set_trusted_proxies},
+    {"user", AE_SCOPE_GLOBAL, set_user},
+    {"group", AE_SCOPE_GLOBAL, set_group},
     {"host", AE_SCOPE_SITE, set_site_host},
     {"aliases", AE_SCOPE_SITE, set_site_aliases},
     {NULL},

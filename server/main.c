@@ -104,7 +104,7 @@ static int run(ae_server_t *srv)
     ae_router_register(srv);
     if (init_modules(srv) != 0)
         return 1;
-    if (ae_workers_start(srv) != 0)
+    if (ae_workers_open(srv) != 0 || ae_privileges_drop(srv) != 0 || ae_workers_start(srv) != 0)
         return 1;
     for (size_t i = 0; i != srv->listen.size; ++i)
         ae_log_info("listening on %s%s", srv->listen.entries[i].text, srv->listen.entries[i].hosts != NULL ? " (admin)" : "");

@@ -75,5 +75,8 @@ void ae_server_dispose(ae_server_t *srv)
     for (size_t i = 0; i != srv->listen.size; ++i)
         free(srv->listen.entries[i].text);
     free(srv->listen.entries);
+    free(srv->trusted_proxies.entries);
+    free(srv->user);
+    free(srv->group);
     h2o_config_dispose(&srv->h2o);
 }

@@ -21,12 +21,23 @@ typedef struct ae_config ae_config_t;
 typedef struct ae_server ae_server_t;
 typedef struct ae_thread ae_thread_t;
 
+/* An IP network (CIDR), IPv4 or IPv6. */
+typedef struct ae_network {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    unsigned bits;
+} ae_network_t;
+
 /* One entry of `listen:`. */
 typedef struct ae_listen_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char *text; /* as written in the config, for log messages */
     h2o_hostconf_t **hosts; /* what it serves: NULL for the sites (the router), else e.g. the admin endpoints */
+    unsigned line;          /* where it is in the config, for messages */
+    int tls;                /* `tls: true`: TLS with the sites' certificates (server/tls.c) */
+    int proxy_protocol;     /* `proxy-protocol: true`: every connection starts with a PROXY protocol line */
+    SSL_CTX *ssl_ctx;       /* set by server/tls.c for a TLS listener; not owned */
 } ae_listen_addr_t;
 
 /* One entry of `sites:`; modules keep their per-site settings in conf[module->index]. */
@@ -70,6 +81,9 @@ struct ae_server {
     /* the router's path: modules attach their loggers here (ae_router_register runs before on_init) */
     h2o_pathconf_t *site_pathconf;
     ae_thread_t *threads;
+    /* `trusted-proxies`: X-Forwarded-For is believed only from these networks (server/client_addr.c) */
+    H2O_VECTOR(struct ae_network) trusted_proxies;
+    char *user, *group; /* `user`, `group`: who the process becomes after binding (server/privileges.c) */
 };
 
 /* Directives: a config key a module owns. Names of global keys nest with dots ("cache.path"). */
@@ -160,7 +174,26 @@ static inline uint64_t ae_counter_get(const uint64_t *counter)
     return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
-/* server/worker.c */
+/* server/client_addr.c: THE client address of a request, for everything that looks at it (logs,
+ * geo, rules, the admin allow-list). It is the connection's peer -- as the PROXY protocol line gave
+ * it on a listener with `proxy-protocol: true` -- unless that peer is in `trusted-proxies` and the
+ * request has X-Forwarded-For: then it is the right-most address of X-Forwarded-For that is not a
+ * trusted proxy itself (or the left-most, when all are trusted). IPv4-mapped IPv6 addresses become
+ * IPv4. Returns the length of the address written to *out, or 0 when there is none. Worker threads. */
+socklen_t ae_client_addr(h2o_req_t *req, struct sockaddr_storage *out);
+/* Parses "ADDR/BITS" or a plain address (all bits); 0 or -1. */
+int ae_parse_network(const char *s, ae_network_t *out);
+/* Is the address (family AF_INET or AF_INET6, bytes in network order) inside the network? */
+int ae_network_contains(const ae_network_t *net, int family, const uint8_t *addr);
+
+/* server/privileges.c: as root with `user:` set, become that user (and `group:`, else the user's
+ * group) with its supplementary groups; as root without `user:`, warn. Main thread, after the
+ * listeners are bound and the modules opened their files, before the worker threads start. 0 or -1. */
+int ae_privileges_drop(ae_server_t *srv);
+
+/* server/worker.c: ae_workers_open binds every worker's sockets (as root, before the privileges
+ * are dropped); ae_workers_start then starts the threads. */
+int ae_workers_open(ae_server_t *srv);
 int ae_workers_start(ae_server_t *srv);
 void ae_workers_stop(ae_server_t *srv);
 

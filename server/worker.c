@@ -111,7 +111,10 @@ static void *worker_main(void *arg)
     for (size_t i = 0; i != srv->listen.size; ++i) {
         ae_worker_listener_t *listener = &t->listeners[i];
         h2o_hostconf_t **hosts = srv->listen.entries[i].hosts;
-        listener->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = hosts != NULL ? hosts : srv->site_hosts};
+        listener->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx,
+                                                  .hosts = hosts != NULL ? hosts : srv->site_hosts,
+                                                  .ssl_ctx = srv->listen.entries[i].ssl_ctx,
+                                                  .expect_proxy_line = srv->listen.entries[i].proxy_protocol};
         listener->sock = h2o_evloop_socket_create(t->loop, listener->fd, H2O_SOCKET_FLAG_DONT_READ);
         listener->sock->data = listener;
         h2o_socket_read_start(listener->sock, on_accept);
@@ -144,7 +147,7 @@ static int open_listeners(ae_server_t *srv, ae_thread_t *t)
     return 0;
 }
 
-int ae_workers_start(ae_server_t *srv)
+int ae_workers_open(ae_server_t *srv)
 {
     srv->threads = calloc(srv->num_threads, sizeof(*srv->threads));
     for (size_t i = 0; i != srv->num_threads; ++i) {
@@ -154,6 +157,11 @@ int ae_workers_start(ae_server_t *srv)
         if (open_listeners(srv, t) != 0)
             return -1;
     }
+    return 0;
+}
+
+int ae_workers_start(ae_server_t *srv)
+{
     pthread_barrier_init(&started, NULL, srv->num_threads + 1);
     for (size_t i = 0; i != srv->num_threads; ++i) {
         int err = pthread_create(&srv->threads[i].tid, NULL, worker_main, &srv->threads[i]);

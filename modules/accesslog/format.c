@@ -121,7 +121,7 @@ void ae_log_escape_combined(ae_logbuf_t *out, const char *s, size_t len)
 static void client_address(h2o_req_t *req, char *buf, size_t size)
 {
     struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    socklen_t len = ae_client_addr(req, &ss);
     if (len == 0 || size < NI_MAXHOST || h2o_socket_getnumerichost((struct sockaddr *)&ss, len, buf) == SIZE_MAX)
         snprintf(buf, size, "-");
 }

@@ -90,23 +90,18 @@ static int network_contains(const network_t *net, int family, const uint8_t *add
 static int client_allowed(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    socklen_t len = ae_client_addr(req, &ss); /* IPv4-mapped addresses come back as IPv4 */
     const uint8_t *addr;
     int family = ss.ss_family;
 
     if (len == 0)
         return 0;
-    if (family == AF_INET) {
+    if (family == AF_INET)
         addr = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
-    } else if (family == AF_INET6) {
+    else if (family == AF_INET6)
         addr = (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr)) {
-            family = AF_INET;
-            addr += 12;
-        }
-    } else {
+    else
         return 0;
-    }
     for (size_t i = 0; i != num_networks; ++i)
         if (network_contains(&networks[i], family, addr))
             return 1;

@@ -346,17 +346,26 @@ sub _yaml_mapping {
     } sort keys %$mapping;
 }
 
+# A listen entry: "ADDR:PORT", or a hashref written as a flow mapping
+# ({ address => "ADDR:PORT", tls => 'true' } is {address: "ADDR:PORT", tls: true}).
+sub _yaml_listen {
+    my ($entry) = @_;
+    return _yaml_str($entry) unless ref $entry;
+    return '{' . join(', ', map { "$_: " . ($_ eq 'address' ? _yaml_str($entry->{$_}) : $entry->{$_}) } sort keys %$entry) . '}';
+}
+
 # The text of a daemon config listening on 127.0.0.1:$args{port}.  Arguments:
 #   port, cache_path (required), cache_size (default 64M), max_object_size, threads (default 2),
 #   sites => [ { host, origin, aliases => [...], extra => { key => value } } ]
 #     (a value is raw YAML text, or a hashref for a nested mapping: extra =>
 #     { cache => { 'negative-ttl' => { 404 => '30s' } } }),
-#   extra_listen => [ "ADDR:PORT", ... ] (more listen addresses),
+#   extra_listen => [ "ADDR:PORT", { address => "ADDR:PORT", tls => 'true' }, ... ] (more listen
+#     addresses; a hashref is a listen entry written as a mapping),
 #   extra_yaml (raw text appended at top level).
 sub config_yaml {
     my (%args) = @_;
     my $yaml = "listen:\n"
-             . join('', map { '  - ' . _yaml_str($_) . "\n" } "127.0.0.1:$args{port}", @{ $args{extra_listen} // [] })
+             . join('', map { '  - ' . _yaml_listen($_) . "\n" } "127.0.0.1:$args{port}", @{ $args{extra_listen} // [] })
              . 'threads: ' . ($args{threads} // 2) . "\n"
              . "cache:\n"
              . '  path: ' . _yaml_str($args{cache_path}) . "\n"
