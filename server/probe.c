@@ -10,19 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 #include "server/probe.h"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "server/clock.h"
 
 /* Waits for `events` on fd until the deadline; 0 when ready, -1 with err set. */
 static int wait_for(int fd, short events, uint64_t deadline, char *err, size_t err_size)
 {
     while (1) {
-        uint64_t now = now_ms();
+        uint64_t now = ae_monotonic_ms();
         if (now >= deadline) {
             snprintf(err, err_size, "timed out");
             return -1;
@@ -68,7 +62,7 @@ Error:
 
 int ae_probe_connect(const struct sockaddr *addr, socklen_t addrlen, uint64_t timeout_ms, char *err, size_t err_size)
 {
-    int fd = connect_by(addr, addrlen, now_ms() + timeout_ms, err, err_size);
+    int fd = connect_by(addr, addrlen, ae_monotonic_ms() + timeout_ms, err, err_size);
     if (fd != -1)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
@@ -83,7 +77,7 @@ int ae_probe_http(const struct sockaddr *addr, socklen_t addrlen, const char *ho
 int ae_probe_request(const struct sockaddr *addr, socklen_t addrlen, const char *method, const char *host, const char *path,
                      const char *extra_headers, uint64_t timeout_ms, char *body, size_t body_size, char *err, size_t err_size)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = ae_monotonic_ms() + timeout_ms;
     char request[4096], response[16384];
     size_t len = 0;
     int fd, status = -1;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "modules/cache/writer.h"
 #include "server/log.h"
+#include "server/clock.h"
 
 #define MAX_QUEUED_JOBS 4096
 #define MAX_EVICT_ROUNDS 8
@@ -147,11 +148,9 @@ static size_t make_room(void)
     return evicted;
 }
 
-static uint64_t monotonic_ms(void);
-
 static void commit_jobs(ae_write_job_t *jobs)
 {
-    uint64_t started = monotonic_ms();
+    uint64_t started = ae_monotonic_ms();
     int rc = write_batch(jobs);
     for (int round = 0; rc == MDB_MAP_FULL && round != MAX_EVICT_ROUNDS && make_room() != 0; ++round)
         rc = write_batch(jobs);
@@ -161,7 +160,7 @@ static void commit_jobs(ae_write_job_t *jobs)
     for (ae_write_job_t *job = jobs; job != NULL; job = job->next)
         if (job->kind == AE_WRITE_PURGE)
             *job->purge.rc = rc;
-    __atomic_add_fetch(&stats.commit_ms_total, monotonic_ms() - started, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&stats.commit_ms_total, ae_monotonic_ms() - started, __ATOMIC_RELAXED);
     for (ae_write_job_t *job = jobs; rc == 0 && job != NULL; job = job->next)
         if (job->kind == AE_WRITE_PUT)
             __atomic_add_fetch(&stats.objects_stored, 1, __ATOMIC_RELAXED);
@@ -199,13 +198,6 @@ static void *writer_main(void *unused)
     return NULL;
 }
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_probe_done(void *unused)
 {
     __atomic_store_n(&probe_done, 1, __ATOMIC_RELEASE);
@@ -213,7 +205,7 @@ static void on_probe_done(void *unused)
 
 int ae_writer_check(uint64_t timeout_ms, char *detail, size_t detail_size)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = ae_monotonic_ms();
     pthread_mutex_lock(&mutex);
     int rc = last_rc;
     pthread_mutex_unlock(&mutex);

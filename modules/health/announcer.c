@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "modules/health/health.h"
+#include "server/clock.h"
 
 extern char **environ;
 
@@ -42,13 +43,6 @@ void ae_announcer_init(ae_announcer_t *a, const ae_health_conf_t *conf)
 void ae_announcer_dispose(ae_announcer_t *a)
 {
     ae_bird_close(&a->bird);
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Runs the exec driver's command; 0 if it exited 0 within the timeout. */
@@ -77,9 +71,9 @@ static int run_command(ae_announcer_t *a, ae_route_t route)
         snprintf(a->detail, sizeof(a->detail), "cannot run the command: %s", strerror(err));
         return -1;
     }
-    uint64_t deadline = monotonic_ms() + conf->announcer.timeout_ms;
+    uint64_t deadline = ae_monotonic_ms() + conf->announcer.timeout_ms;
     pid_t done;
-    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline)
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && ae_monotonic_ms() < deadline)
         usleep(10000);
     if (done == 0) {
         kill(pid, SIGKILL);

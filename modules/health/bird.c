@@ -16,17 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "modules/health/bird.h"
+#include "server/clock.h"
 
 #define CODE_ENABLED 11
 #define CODE_DISABLED 9
 #define CODE_WELCOME 1
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void ae_bird_init(ae_bird_t *bird, const char *socket_path)
 {
@@ -69,7 +63,7 @@ static int read_reply(ae_bird_t *bird, uint64_t deadline, char *text, size_t tex
             snprintf(err, err_size, "reply line too long");
             return -1;
         }
-        uint64_t now = now_ms();
+        uint64_t now = ae_monotonic_ms();
         struct pollfd pfd = {.fd = bird->fd, .events = POLLIN};
         if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) == 0) {
             snprintf(err, err_size, "no reply from BIRD in time");
@@ -112,7 +106,7 @@ static int connect_to_bird(ae_bird_t *bird, uint64_t deadline, char *err, size_t
 
 int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err, size_t err_size)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = ae_monotonic_ms() + timeout_ms;
     int changed = 0;
 
     err[0] = '\0';

@@ -17,6 +17,7 @@
 #include "modules/health/health.h"
 #include "server/probe.h"
 #include "modules/origin/origin.h"
+#include "server/clock.h"
 
 #define HEARTBEAT_MS 200
 
@@ -27,20 +28,13 @@ typedef struct heartbeat {
     uint64_t beat_at; /* atomic; CLOCK_MONOTONIC ms */
 } heartbeat_t;
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static heartbeat_t *heartbeats; /* one per worker, from on_init until the module shuts down */
 
 void ae_health_heartbeats_init(size_t num_threads)
 {
     heartbeats = calloc(num_threads, sizeof(*heartbeats));
     for (size_t i = 0; i != num_threads; ++i)
-        heartbeats[i].beat_at = monotonic_ms();
+        heartbeats[i].beat_at = ae_monotonic_ms();
 }
 
 void ae_health_heartbeats_free(void)
@@ -52,7 +46,7 @@ void ae_health_heartbeats_free(void)
 static void on_heartbeat(h2o_timeout_entry_t *entry)
 {
     heartbeat_t *hb = H2O_STRUCT_FROM_MEMBER(heartbeat_t, entry, entry);
-    __atomic_store_n(&hb->beat_at, monotonic_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&hb->beat_at, ae_monotonic_ms(), __ATOMIC_RELEASE);
     h2o_timeout_link(hb->loop, &hb->timeout, &hb->entry);
 }
 
@@ -61,7 +55,7 @@ void ae_health_heartbeat_start(ae_thread_t *thread)
     heartbeat_t *hb = &heartbeats[thread->index];
     hb->loop = thread->loop;
     hb->entry = (h2o_timeout_entry_t){.cb = on_heartbeat};
-    __atomic_store_n(&hb->beat_at, monotonic_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&hb->beat_at, ae_monotonic_ms(), __ATOMIC_RELEASE);
     h2o_timeout_init(thread->loop, &hb->timeout, HEARTBEAT_MS);
     h2o_timeout_link(thread->loop, &hb->timeout, &hb->entry);
 }
@@ -76,7 +70,7 @@ void ae_health_heartbeat_stop(ae_thread_t *thread)
 
 static int check_workers(ae_server_t *srv, ae_health_check_t *check)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = ae_monotonic_ms();
     for (size_t i = 0; i != srv->num_threads; ++i) {
         uint64_t beat_at = __atomic_load_n(&heartbeats[i].beat_at, __ATOMIC_ACQUIRE);
         if (now > beat_at && now - beat_at > check->timeout_ms) {

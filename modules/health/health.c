@@ -28,6 +28,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/reload.h"
+#include "server/clock.h"
 
 #define TICK_MS 100
 #define TAKEOVER_GRACE_MS 15000
@@ -54,13 +55,6 @@ static struct {
     ae_health_machine_t machine;
     ae_announcer_t announcer;
 } health = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- the health thread ---- */
 
@@ -125,10 +119,10 @@ static void run_due_checks(uint64_t now)
         ae_health_check_t *c = &ae_health_conf.checks[k];
         if (!c->enabled || now < c->due_at)
             continue;
-        uint64_t started = monotonic_ms();
+        uint64_t started = ae_monotonic_ms();
         c->passed = ae_health_run_check(health.srv, k, c);
         c->ran = 1;
-        c->took_ms = monotonic_ms() - started;
+        c->took_ms = ae_monotonic_ms() - started;
         c->due_at = started + c->interval_ms;
         if (ae_health_machine_report(&health.machine, k, c->passed))
             ae_log_info("health check %s: %s (%s)", c->name, health.machine.checks[k].up ? "up" : "down", c->detail);
@@ -195,7 +189,7 @@ static void *health_main(void *unused)
         if (exiting)
             break;
 
-        uint64_t now = monotonic_ms();
+        uint64_t now = ae_monotonic_ms();
         run_due_checks(now);
         ae_health_machine_set_draining(&health.machine, drain || drain_file_exists());
         ae_health_state_t before = health.machine.state;
@@ -225,7 +219,7 @@ static void *health_main(void *unused)
         pthread_mutex_unlock(&health.lock);
     }
     if (health.announcer.attempted && !ae_reload_handing_over())
-        announce(AE_ROUTE_WITHDRAWN, monotonic_ms());
+        announce(AE_ROUTE_WITHDRAWN, ae_monotonic_ms());
     return NULL;
 }
 
@@ -259,7 +253,7 @@ static int on_init(ae_server_t *srv)
         not_run |= (uint32_t)!ae_health_conf.checks[k].enabled << k;
         degrades |= (uint32_t)ae_health_conf.checks[k].degrades << k;
     }
-    ae_health_machine_init(&health.machine, &ae_health_conf.rules, AE_CHECK_COUNT, not_run, degrades, monotonic_ms());
+    ae_health_machine_init(&health.machine, &ae_health_conf.rules, AE_CHECK_COUNT, not_run, degrades, ae_monotonic_ms());
     ae_announcer_init(&health.announcer, &ae_health_conf);
     snprintf(health.json, sizeof(health.json), "{\"state\":\"init\"}\n");
     health.json_status = 503;

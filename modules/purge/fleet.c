@@ -15,6 +15,7 @@
 #include "modules/purge/purge.h"
 #include "server/log.h"
 #include "server/probe.h"
+#include "server/clock.h"
 
 #define FIRST_RETRY_MS 500
 #define MAX_RETRY_DELAY_MS 30000
@@ -29,13 +30,6 @@ typedef struct retry {
 } retry_t;
 
 static retry_t *retries;
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Sends the purge to one peer; 0 and what it purged, or -1 with the reason. */
 static int send_to_peer(size_t peer, const char *query, long *purged, char *err, size_t err_size)
@@ -101,7 +95,7 @@ void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, cha
             continue;
         states[i] = PEER_RETRYING;
         retry_t *r = calloc(1, sizeof(*r));
-        uint64_t now = monotonic_ms();
+        uint64_t now = ae_monotonic_ms();
         *r = (retry_t){.next = retries, .peer = i, .query = strdup(query), .due_at = now + FIRST_RETRY_MS, .delay_ms = FIRST_RETRY_MS,
                        .give_up_at = now + ae_purge_conf.retry_for_ms};
         snprintf(r->id, sizeof(r->id), "%s", order->id);
@@ -110,7 +104,7 @@ void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, cha
     }
     /* wait=1: the caller waits for the peers, up to purge.wait-timeout */
     while (wait_until_ms != 0) {
-        uint64_t now = monotonic_ms(), next = UINT64_MAX;
+        uint64_t now = ae_monotonic_ms(), next = UINT64_MAX;
         for (size_t i = 0; i != n; ++i) {
             if (mine[i] == NULL)
                 continue;

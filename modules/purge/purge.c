@@ -26,6 +26,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/probe.h"
+#include "server/clock.h"
 
 #define MAX_TARGET 2048
 #define REMEMBERED_IDS 1024
@@ -72,13 +73,6 @@ static struct {
     } seen[REMEMBERED_IDS];
     size_t seen_next;
 } purge = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void op_release(purge_op_t *op)
 {
@@ -394,7 +388,7 @@ static void process(purge_op_t *op)
         ae_log_info("purge %s: %s%s=%s: %zu objects%s%s", op->order.id, op->order.soft ? "soft " : "", what_names[op->order.what],
                     op->order.target, op->count, op->forwarded ? " (from a peer)" : "", op->rc == 0 ? "" : " (FAILED: the store did not commit)");
         if (op->rc == 0 && !op->forwarded && ae_purge_conf.peers.size != 0)
-            ae_fleet_forward(&op->order, op->wait ? monotonic_ms() + ae_purge_conf.wait_timeout_ms : 0, &peers);
+            ae_fleet_forward(&op->order, op->wait ? ae_monotonic_ms() + ae_purge_conf.wait_timeout_ms : 0, &peers);
     }
     char *target_json = malloc(strlen(op->order.target) * 6 + 3), *p = target_json;
     *p++ = '"';
@@ -415,9 +409,9 @@ static void *purge_main(void *unused)
     pthread_setname_np(pthread_self(), "anyedge-purge");
     pthread_mutex_lock(&purge.lock);
     while (!purge.stopping) {
-        uint64_t next_retry = ae_fleet_retry_due(monotonic_ms());
+        uint64_t next_retry = ae_fleet_retry_due(ae_monotonic_ms());
         if (purge.queue == NULL) {
-            uint64_t wait_ms = next_retry == UINT64_MAX ? 1000 : next_retry > monotonic_ms() ? next_retry - monotonic_ms() : 0;
+            uint64_t wait_ms = next_retry == UINT64_MAX ? 1000 : next_retry > ae_monotonic_ms() ? next_retry - ae_monotonic_ms() : 0;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += wait_ms / 1000;
