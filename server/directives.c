@@ -7,6 +7,8 @@
  * Main thread only (config time).
  */
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,12 +119,20 @@ static int set_name(ae_config_t *cf, yaml_node_t *value, char **slot)
 
 static int set_user(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
-    return set_name(cf, value, &cf->srv->user);
+    if (set_name(cf, value, &cf->srv->user) != 0)
+        return -1;
+    if (getpwnam(cf->srv->user) == NULL)
+        return ae_config_error(cf, value, "'user': no such user '%s'", cf->srv->user);
+    return 0;
 }
 
 static int set_group(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
-    return set_name(cf, value, &cf->srv->group);
+    if (set_name(cf, value, &cf->srv->group) != 0)
+        return -1;
+    if (getgrnam(cf->srv->group) == NULL)
+        return ae_config_error(cf, value, "'group': no such group '%s'", cf->srv->group);
+    return 0;
 }
 
 static unsigned cpu_count(void)
