@@ -3,14 +3,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "server/probe.h"
 #include "server/clock.h"
+#include "server/probe.h"
 
 /* Waits for `events` on fd until the deadline; 0 when ready, -1 with err set. */
 static int wait_for(int fd, short events, uint64_t deadline, char *err, size_t err_size)
@@ -58,6 +59,20 @@ static int connect_by(const struct sockaddr *addr, socklen_t addrlen, uint64_t d
 Error:
     close(fd);
     return -1;
+}
+
+void ae_probe_listener_addr(const struct sockaddr_storage *listen_addr, socklen_t len, struct sockaddr_storage *out)
+{
+    memcpy(out, listen_addr, len);
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)out;
+        if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+            sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (out->ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+        if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+            sin6->sin6_addr = in6addr_loopback;
+    }
 }
 
 int ae_probe_connect(const struct sockaddr *addr, socklen_t addrlen, uint64_t timeout_ms, char *err, size_t err_size)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* The address to reach one of our own listeners at: its own, or loopback for a wildcard. */
+void ae_probe_listener_addr(const struct sockaddr_storage *listen_addr, socklen_t len, struct sockaddr_storage *out);
 /* Connects within timeout_ms; returns the connected (blocking) socket, or -1 with the reason in err. */
 int ae_probe_connect(const struct sockaddr *addr, socklen_t addrlen, uint64_t timeout_ms, char *err, size_t err_size);
 /* `method path` with Host: host, Connection: close and the extra header lines (each ending in CRLF;

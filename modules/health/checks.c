@@ -82,21 +82,6 @@ static int check_workers(ae_server_t *srv, ae_health_check_t *check)
     return 1;
 }
 
-/* The address to reach a listener at: its own, or loopback for a wildcard. */
-static void reachable_addr(const ae_listen_addr_t *listen, struct sockaddr_storage *ss)
-{
-    memcpy(ss, &listen->addr, listen->addrlen);
-    if (ss->ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
-            sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-            sin6->sin6_addr = in6addr_loopback;
-    }
-}
-
 static int check_self(ae_server_t *srv, ae_health_check_t *check)
 {
     const ae_listen_addr_t *listen = NULL;
@@ -106,7 +91,7 @@ static int check_self(ae_server_t *srv, ae_health_check_t *check)
     for (size_t i = 0; i != srv->listen.size && listen == NULL; ++i)
         if (srv->listen.entries[i].hosts == NULL)
             listen = &srv->listen.entries[i];
-    reachable_addr(listen, &ss);
+    ae_probe_listener_addr(&listen->addr, listen->addrlen, &ss);
     int status = ae_probe_http((struct sockaddr *)&ss, listen->addrlen, ae_health_conf.self_host, ae_health_conf.self_path, check->timeout_ms,
                                NULL, 0, err, sizeof(err));
     if (status < 0) {

@@ -56,11 +56,7 @@ int ae_health_run_exabgp(ae_server_t *srv, int argc, char **argv)
         fprintf(stderr, "anyedge exabgp: %s needs health.announcer.driver: exabgp and admin.listen\n", srv->config_path);
         return 1;
     }
-    memcpy(&addr, &admin->addr, admin->addrlen);
-    if (addr.ss_family == AF_INET && ((struct sockaddr_in *)&addr)->sin_addr.s_addr == htonl(INADDR_ANY))
-        ((struct sockaddr_in *)&addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (addr.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr))
-        ((struct sockaddr_in6 *)&addr)->sin6_addr = in6addr_loopback;
+    ae_probe_listener_addr(&admin->addr, admin->addrlen, &addr);
 
     while (1) {
         char why[256], discard[4096];

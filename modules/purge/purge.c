@@ -471,9 +471,7 @@ static int run_purge_command(ae_server_t *srv, int argc, char **argv)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", ae_admin_token());
     free(query);
     struct sockaddr_storage addr;
-    memcpy(&addr, &admin->addr, admin->addrlen);
-    if (addr.ss_family == AF_INET && ((struct sockaddr_in *)&addr)->sin_addr.s_addr == htonl(INADDR_ANY))
-        ((struct sockaddr_in *)&addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ae_probe_listener_addr(&admin->addr, admin->addrlen, &addr);
     int status = ae_probe_request((struct sockaddr *)&addr, admin->addrlen, "POST", "anyedge-admin", path, auth,
                                   ae_purge_conf.wait_timeout_ms + 10000, body, sizeof(body), err, sizeof(err));
     if (status < 0) {
