@@ -293,6 +293,8 @@ static void on_dispose(ae_server_t *srv)
 {
     free(conf.path);
     conf.path = NULL;
+    conf.size = DEFAULT_SIZE;
+    conf.max_object_size = DEFAULT_MAX_OBJECT_SIZE;
     for (size_t i = 0; i != srv->sites.size; ++i) {
         ae_cache_site_conf_t *sc = srv->sites.entries[i]->conf[ae_cache_module.index];
         if (sc == NULL)
