@@ -1,0 +1,40 @@
+/*
+ * Shared by the header-driven fuzz targets: turns fuzz input text into h2o header lists. Each line
+ * "name: value" (or "name:value") is one header, its name lower-cased as h2o parses it; a line
+ * without a colon is skipped; an empty line ends one list and starts the next.
+ */
+#ifndef ANYEDGE_FUZZ_HEADERS_H
+#define ANYEDGE_FUZZ_HEADERS_H
+
+#include <string.h>
+#include <h2o.h>
+
+/* Reads header lines from *data until an empty line or the end, into headers (memory from pool). */
+static void fuzz_read_headers(h2o_mem_pool_t *pool, const char **data, size_t *size, h2o_headers_t *headers)
+{
+    while (*size != 0) {
+        const char *nl = memchr(*data, '\n', *size);
+        size_t line_len = nl != NULL ? (size_t)(nl - *data) : *size;
+        const char *line = *data;
+        *data += line_len + (nl != NULL);
+        *size -= line_len + (nl != NULL);
+        if (line_len == 0)
+            return;
+        const char *colon = memchr(line, ':', line_len);
+        if (colon == NULL || colon == line)
+            continue;
+        size_t name_len = colon - line;
+        const char *value = colon + 1;
+        size_t value_len = line_len - name_len - 1;
+        if (value_len != 0 && *value == ' ')
+            ++value, --value_len;
+        /* copies, so that reads past a field's end hit ASan's redzones rather than the next line */
+        char *name = h2o_mem_alloc_pool(pool, name_len), *v = h2o_mem_alloc_pool(pool, value_len + 1);
+        memcpy(name, line, name_len);
+        h2o_strtolower(name, name_len);
+        memcpy(v, value, value_len);
+        h2o_add_header_by_str(pool, headers, name, name_len, 0, NULL, v, value_len);
+    }
+}
+
+#endif
