@@ -28,8 +28,9 @@ static void fuzz_read_headers(h2o_mem_pool_t *pool, const char **data, size_t *s
         size_t value_len = line_len - name_len - 1;
         if (value_len != 0 && *value == ' ')
             ++value, --value_len;
-        /* copies, so that reads past a field's end hit ASan's redzones rather than the next line */
-        char *name = h2o_mem_alloc_pool(pool, name_len), *v = h2o_mem_alloc_pool(pool, value_len + 1);
+        /* copies of their own (one allocation each, not NUL-terminated, as h2o's parser leaves them),
+         * so that a read past a field's end hits ASan's redzone rather than the next line */
+        char *name = h2o_mem_alloc_shared(pool, name_len, NULL), *v = h2o_mem_alloc_shared(pool, value_len, NULL);
         memcpy(name, line, name_len);
         h2o_strtolower(name, name_len);
         memcpy(v, value, value_len);
