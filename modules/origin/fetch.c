@@ -1,5 +1,6 @@
 /*
- * One HTTP/1.1 exchange with an origin over the site's keep-alive pool: sends the request, parses the
+ * One HTTP/1.1 exchange with an origin over the site's keep-alive pool (over TLS for an https://
+ * origin: a new connection's handshake sends SNI and verifies the certificate): sends the request, parses the
  * response head (with the library's picohttpparser), decides its framing as RFC 9112 6.3 says (an
  * invalid or conflicting Content-Length is malformed), and collects the body into an ae_body_t as it arrives. Three
  * timers bound the phases (connect, first byte, idle between reads); every way the exchange can end
@@ -372,6 +373,26 @@ static void on_request_written(h2o_socket_t *sock, const char *err)
     h2o_socket_read_start(sock, on_head_read);
 }
 
+static void send_request(ae_fetch_t *fetch)
+{
+    arm_timer(fetch, &fetch->_link->first_byte_timeout, on_first_byte_timeout);
+    h2o_socket_write(fetch->_sock, fetch->_request, fetch->_request[1].len != 0 ? 2 : 1, on_request_written);
+}
+
+static void on_tls_handshake(h2o_socket_t *sock, const char *err)
+{
+    ae_fetch_t *fetch = sock->data;
+    /* OpenSSL has checked the chain and the name (origin.c sets both on the context) when
+     * verification is on; h2o's own name check after it knows no IP addresses, so its verdict on
+     * the name is not used, nor when verification is off */
+    if (err != NULL && err != h2o_socket_error_ssl_cert_name_mismatch && err != h2o_socket_error_ssl_cert_invalid &&
+        !(err == h2o_socket_error_ssl_no_cert && !fetch->_link->conf->tls_verify)) {
+        finish(fetch, AE_FETCH_CONNECT_FAILED, err);
+        return;
+    }
+    send_request(fetch);
+}
+
 static void on_connect(h2o_socket_t *sock, const char *errstr, void *data)
 {
     ae_fetch_t *fetch = data;
@@ -389,8 +410,13 @@ static void on_connect(h2o_socket_t *sock, const char *errstr, void *data)
     }
     fetch->_sock = sock;
     sock->data = fetch;
-    arm_timer(fetch, &fetch->_link->first_byte_timeout, on_first_byte_timeout);
-    h2o_socket_write(sock, fetch->_request, fetch->_request[1].len != 0 ? 2 : 1, on_request_written);
+    if (fetch->_link->conf->ssl_ctx != NULL && sock->ssl == NULL) {
+        /* a new connection to an https:// origin (a pooled one keeps its TLS session): the connect
+         * timeout also bounds the handshake */
+        h2o_socket_ssl_handshake(sock, fetch->_link->conf->ssl_ctx, fetch->_link->conf->server_name, on_tls_handshake);
+        return;
+    }
+    send_request(fetch);
 }
 
 void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head, h2o_iovec_t body, int is_head,

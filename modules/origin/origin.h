@@ -22,6 +22,14 @@ typedef struct ae_origin_conf {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     uint64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
+    /* an https:// origin: TLS with SNI and (unless origin-tls-verify is off) a verified certificate
+     * for `host`, against origin-ca-file or the system's CAs */
+    int tls, tls_verify;
+    char *host; /* the URL's host, without brackets */
+    char *server_name; /* `origin-server-name`, else host: SNI and the name the certificate must have */
+    char *ca_file;
+    unsigned ca_file_line;
+    SSL_CTX *ssl_ctx; /* built at config time; shared (read-only) by the worker threads */
 } ae_origin_conf_t;
 
 /* How an exchange with the origin ended. */
