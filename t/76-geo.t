@@ -383,6 +383,17 @@ subtest 'lookups of IPv4-mapped addresses (unit_geo with the fixture)' => sub {
     like($out, qr/^ok \d+ - ::ffff:127\.0\.0\.5: DE$/m, '::ffff:127.0.0.5 is DE');
 };
 
+subtest 'the client address from a trusted proxy (X-Forwarded-For)' => sub {
+    my $proxied = start_anyedge(sites => [ $sites{plain} ],
+                                extra_yaml => "trusted-proxies: [127.0.0.2/32]\ngeo:\n  database: \"$city_v1\"\n");
+    my %p = (port => $proxied->{port}, host => 'plain.test');
+    my $r = geo_get(%p, ip => '127.0.0.2', path => '/xff?echo=1&cc=no-store', headers => ['X-Forwarded-For: 127.0.0.7']);
+    is(echo_of($r)->{'x-geo-country'}, 'US', 'from a trusted proxy: located by X-Forwarded-For (US)');
+    $r = geo_get(%p, ip => '127.0.0.5', path => '/xff?echo=1&cc=no-store', headers => ['X-Forwarded-For: 127.0.0.7']);
+    is(echo_of($r)->{'x-geo-country'}, 'DE', 'from anyone else: by the peer (DE)');
+    is(stop_anyedge($proxied), 0, 'stops cleanly');
+};
+
 subtest 'start-up errors' => sub {
     my $conf = sub {
         my ($geo) = @_;
