@@ -417,9 +417,10 @@ subtest 'start-up errors' => sub {
     # disabled: no lookups, but the client's copies are still removed
     my $off = start_anyedge(sites => [ $sites{plain} ], extra_yaml => "geo:\n  database: \"$dir/missing.mmdb\"\n  on-error: disable\n");
     my $r = geo_get(port => $off->{port}, ip => '127.0.0.5', host => 'plain.test', path => '/off?echo=1&cc=no-store',
-                    headers => ['X-Geo-Country: XX']);
+                    headers => ['X-Geo-Country: XX', 'X-Geo-Region: moon']);
     is($r->{status}, 200, 'geo disabled: served');
     ok(!exists echo_of($r)->{'x-geo-country'}, 'and the client\'s X-Geo-Country is removed');
+    ok(!exists echo_of($r)->{'x-geo-region'}, 'and X-Geo-Region (no geo.regions: never set, always removed)');
     is(stop_anyedge($off), 0, 'stops cleanly');
 };
 

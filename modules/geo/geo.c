@@ -376,8 +376,6 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
         conf.lower[i] = h2o_strdup(NULL, conf.headers[i], SIZE_MAX);
         h2o_strtolower(conf.lower[i].base, conf.lower[i].len);
     }
-    if (conf.regions.size == 0) /* no map, no region header */
-        conf.lower[H_REGION].len = 0;
 
     char err[512];
     ae_geo_db_conf_t dc = {conf.database, conf.asn_database, conf.check_interval_ms};
