@@ -138,6 +138,8 @@ subtest 'h2load over h2, and h2c prior knowledge on the plain listener' => sub {
     like($out, qr/100 succeeded, 0 failed, 0 errored/, '100 requests, no errors') or diag $out;
     my $v = `curl -sS --http2-prior-knowledge -H 'Host: a.test' -o /dev/null -w '%{http_version} %{http_code}' http://127.0.0.1:$ae->{port}/h2c-curl`;
     is($v, '2 200', 'curl --http2-prior-knowledge');
+    $v = `curl -sS --http2 -H 'Host: a.test' -o /dev/null -w '%{http_version} %{http_code}' http://127.0.0.1:$ae->{port}/h2c-upgrade`;
+    is($v, '2 200', 'and Upgrade: h2c (curl --http2 on http://)');
 };
 
 subtest 'tls.min-version: 1.3' => sub {
