@@ -90,10 +90,22 @@ subtest 'start-up errors' => sub {
     ($exit, $out) = $start->("user: nobody\ngroup: no-such-group-anyedge\n");
     like($out, qr/:\d+: 'group': no such group 'no-such-group-anyedge'/, 'an unknown group');
   SKIP: {
-        skip 'setpriv is not installed', 2 unless -x '/usr/bin/setpriv';
+        skip 'setpriv is not installed', 3 unless -x '/usr/bin/setpriv';
         ($exit, $out) = $start->("user: daemon\n", 'as nobody');
         is($exit, 1, 'user: daemon while running as nobody: exit 1');
         like($out, qr/cannot switch to user 'daemon': not running as root/, 'with the reason');
+
+        # a key nobody cannot read: a clear error when not started as root
+        system('cp', "$dir/a.crt", "$dir/a.key", $cdir) == 0 or die;
+        chmod 0644, "$cdir/a.crt";
+        chmod 0600, "$cdir/a.key";
+        my $conf = write_config($cdir, config_yaml(port => empty_port(), cache_path => "$cdir/cache",
+            extra_listen => [ { address => '127.0.0.1:' . empty_port(), tls => 'true' } ],
+            sites => [ { host => 'a.test', origin => $origin->{url}, extra => { tls => { certificate => "$cdir/a.crt", key => "$cdir/a.key" } } } ]),
+            'key.conf');
+        chmod 0644, $conf;
+        $out = `setpriv --reuid=$nobody_uid --regid=$nobody_gid --clear-groups ${\ anyedge_bin()} -t -c $conf 2>&1`;
+        like($out, qr{\A\Q$conf\E:\d+: 'tls\.key': cannot load '\Q$cdir\E/a\.key': Permission denied}, 'an unreadable key: FILE:LINE and why');
     }
 };
 
