@@ -2,7 +2,8 @@
 # requests through anyedge and the scripted origin (MISS, HIT, PASS, an origin
 # failure, the router's 421), then every line is parsed and checked field by
 # field: JSON lines with JSON::PP, combined lines with the format's own
-# grammar (to stderr). SIGUSR1 after a rename: the following lines go to the
+# grammar (to stderr); over TLS (HTTP/1.1 and HTTP/2) the TLS version. SIGUSR1
+# after a rename: the following lines go to the
 # new file. A log path that cannot be opened is a config error, for -t and at
 # start-up; lines still buffered at SIGTERM are written.
 use strict;
@@ -90,7 +91,7 @@ subtest 'JSON: one object per request, field by field' => sub {
     cmp_ok($m->{origin_first_byte}, '>=', 0.2, 'origin first byte: the origin\'s delay');
     cmp_ok($m->{origin_time}, '>=', $m->{origin_first_byte}, 'origin time: at least the first byte');
     cmp_ok($m->{origin_time}, '<=', $m->{duration}, 'origin time: within the request');
-    is($m->{tls}, '-', 'tls: "-" (no TLS yet)');
+    is($m->{tls}, '-', 'tls: "-" without TLS');
 
     my ($h) = grep { $_->{cache} eq 'HIT' } json_lines('/a?x=1&delay=0.2', 2);
     ok($h, 'the HIT has its line');
@@ -160,6 +161,29 @@ subtest 'combined, to stderr' => sub {
     is($g[2], 'GET /c2 HTTP/1.0', 'HTTP/1.0 request line');
     is($g[5], 'http://r.test/', 'referer');
     is(stop_anyedge($c), 0, 'stops cleanly');
+};
+
+subtest 'TLS: the version, HTTP/2' => sub {
+    my ($crt, $key) = ("$dir/tls.crt", "$dir/tls.key");
+    system('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', $key,
+           '-out', $crt, '-days', '2', '-subj', '/CN=tls.test', '-addext', 'subjectAltName=DNS:tls.test') == 0
+        or die "openssl req failed\n";
+    my $tls_port = empty_port();
+    my $tls_log = "$dir/tls-access.log";
+    my $t = start_anyedge(sites => [ { host => 'tls.test', origin => $origin->{url}, extra => { tls => { certificate => $crt, key => $key } } } ],
+                          extra_listen => [ { address => "127.0.0.1:$tls_port", tls => 'true' } ],
+                          extra_yaml => qq(log: { access: "$tls_log", format: json }\n));
+    for my $case ([ '--http1.1', '/tls-h1', 'HTTP/1.1' ], [ '--http2', '/tls-h2', 'HTTP/2' ]) {
+        my ($option, $path, $protocol) = @$case;
+        my $code = `curl -sS -k $option -o /dev/null -w '%{http_code}' --resolve tls.test:$tls_port:127.0.0.1 https://tls.test:$tls_port$path`;
+        is($code, 200, "$protocol over TLS: 200");
+        my ($line) = grep { index($_, $path) >= 0 } log_lines($tls_log, $path);
+        my $entry = eval { decode_json($line // '') } // {};
+        like($entry->{tls} // '', qr/\ATLSv1\.[23]\z/, "$protocol: tls is the version ($entry->{tls})");
+        is($entry->{protocol}, $protocol, "$protocol: protocol");
+        is($entry->{site}, 'tls.test', "$protocol: site");
+    }
+    is(stop_anyedge($t), 0, 'stops cleanly');
 };
 
 subtest 'a log path that cannot be opened, a bad format' => sub {

@@ -131,6 +131,14 @@ static const char *protocol(h2o_req_t *req)
     return req->version >= 0x200 ? "HTTP/2" : req->version == 0x100 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
+/* "TLSv1.3", "TLSv1.2", or "-" for a connection without TLS. */
+static const char *tls_version(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    const char *version = sock != NULL && sock->ssl != NULL ? h2o_socket_get_ssl_protocol_version(sock) : NULL;
+    return version != NULL ? version : "-";
+}
+
 static h2o_iovec_t request_header(h2o_req_t *req, const h2o_token_t *token)
 {
     ssize_t i = h2o_find_header(&req->headers, token, -1);
@@ -256,7 +264,7 @@ static void format_json(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae
         put(out, ",\"origin_status\":null");
     json_seconds(out, "origin_first_byte", timing != NULL ? timing->first_byte_us : -1);
     json_seconds(out, "origin_time", timing != NULL ? timing->total_us : -1);
-    put(out, ",\"tls\":\"-\"}\n");
+    putf(out, ",\"tls\":\"%s\"}\n", tls_version(req));
 }
 
 void ae_log_format_line(ae_logbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req)
