@@ -3,9 +3,9 @@
 # failure, the router's 421), then every line is parsed and checked field by
 # field: JSON lines with JSON::PP, combined lines with the format's own
 # grammar (to stderr); over TLS (HTTP/1.1 and HTTP/2) the TLS version. SIGUSR1
-# after a rename: the following lines go to the
-# new file. A log path that cannot be opened is a config error, for -t and at
-# start-up; lines still buffered at SIGTERM are written.
+# after a rename: the following lines go to the new file. A log path that
+# cannot be written is a config error, for -t and at start-up; lines still
+# buffered at SIGTERM are written.
 use strict;
 use warnings;
 use FindBin;
