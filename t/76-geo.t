@@ -415,12 +415,19 @@ subtest 'start-up errors' => sub {
     like($err, qr/need 'geo\.database'/, 'geo settings without a database');
 
     # disabled: no lookups, but the client's copies are still removed
-    my $off = start_anyedge(sites => [ $sites{plain} ], extra_yaml => "geo:\n  database: \"$dir/missing.mmdb\"\n  on-error: disable\n");
+    my $later = "$dir/later.mmdb";
+    my $off = start_anyedge(sites => [ $sites{plain} ],
+                            extra_yaml => "geo:\n  database: \"$later\"\n  on-error: disable\n  check-interval: 200ms\n");
     my $r = geo_get(port => $off->{port}, ip => '127.0.0.5', host => 'plain.test', path => '/off?echo=1&cc=no-store',
                     headers => ['X-Geo-Country: XX', 'X-Geo-Region: moon']);
     is($r->{status}, 200, 'geo disabled: served');
     ok(!exists echo_of($r)->{'x-geo-country'}, 'and the client\'s X-Geo-Country is removed');
     ok(!exists echo_of($r)->{'x-geo-region'}, 'and X-Geo-Region (no geo.regions: never set, always removed)');
+    system('cp', $city_v1, "$later.tmp") == 0 or die;
+    rename "$later.tmp", $later or die;
+    ok(wait_until(5, sub { (echo_of(geo_get(port => $off->{port}, ip => '127.0.0.5', host => 'plain.test',
+                                            path => '/later?echo=1&cc=no-store'))->{'x-geo-country'} // '') eq 'DE' }),
+       'once the file appears, it is loaded: DE');
     is(stop_anyedge($off), 0, 'stops cleanly');
 };
 

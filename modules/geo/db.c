@@ -14,7 +14,8 @@
  * rename into place) is loaded at once; a file changed in place is loaded once it has stayed the
  * same for one interval (the writer is probably done). A copy that libmaxminddb refuses, or that
  * changed while read, is logged and the old databases stay in use; it is tried again when the
- * file changes again.
+ * file changes again. With `geo.on-error: disable`, a start-up without a usable file is watched the
+ * same way: the databases are loaded once the files appear (or change).
  *
  * Switching without a window of failures. `current` points to the databases in use. A worker
  * publishes the pointer it is about to use in its own hazard slot, then checks that `current` is
@@ -207,10 +208,17 @@ int ae_geo_db_open(const ae_geo_db_conf_t *c, char *err, size_t err_size)
     return 0;
 }
 
+int ae_geo_db_loaded(void)
+{
+    return __atomic_load_n(&current, __ATOMIC_SEQ_CST) != NULL;
+}
+
 /* Publishes `db` and closes the old databases once no worker uses them. Watch thread. */
 static void replace(geo_db_t *db)
 {
     geo_db_t *old = __atomic_exchange_n(&current, db, __ATOMIC_SEQ_CST);
+    if (old == NULL)
+        return; /* the first database (after a failed start-up load) */
     for (size_t i = 0; i != AE_GEO_MAX_THREADS; ++i)
         while (__atomic_load_n(&hazard[i].p, __ATOMIC_SEQ_CST) == old)
             nanosleep(&(struct timespec){0, 50000}, NULL);

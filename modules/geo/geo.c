@@ -382,7 +382,7 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
     if (ae_geo_db_open(&dc, err, sizeof(err)) != 0) {
         if (!conf.on_error_disable)
             return ae_config_error_at(cf, conf.database_line, "'geo.database': %s", err);
-        ae_log_warn("geo: %s; geo lookups are disabled (geo.on-error: disable)", err);
+        ae_log_warn("geo: %s; geo lookups are disabled until the file can be loaded (geo.on-error: disable)", err);
         return 0;
     }
     conf.loaded = 1;
@@ -525,7 +525,7 @@ static void on_catchment(h2o_req_t *req, void *data)
             "{\"enabled\":%s,\"database\":{\"build_epoch\":%llu,\"asn_build_epoch\":%llu,\"loaded_at\":%llu,\"reloads\":%llu,"
             "\"reload_failures\":%llu},\"requests\":%llu,\"unknown_country\":%llu,\"unknown_asn\":%llu,\"other_asns\":%llu,"
             "\"top\":%llu,\"countries\":[",
-            conf.loaded ? "true" : "false", (unsigned long long)build_epoch, (unsigned long long)asn_build_epoch,
+            ae_geo_db_loaded() ? "true" : "false", (unsigned long long)build_epoch, (unsigned long long)asn_build_epoch,
             (unsigned long long)loaded_at, (unsigned long long)reloads, (unsigned long long)failures, (unsigned long long)total,
             (unsigned long long)unknown_country, (unsigned long long)unknown_asn, (unsigned long long)asn_other,
             (unsigned long long)conf.top);
@@ -641,7 +641,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
     memset(&info, 0, sizeof(info));
     socklen_t len = ae_geo_client_addr(req, &ss);
-    if (conf.loaded && len != 0)
+    if (len != 0) /* finds nothing while no database is loaded (on-error: disable) */
         ae_geo_db_lookup(thread->index, (struct sockaddr *)&ss, &info);
     count(thread->index, &info);
 
@@ -689,8 +689,7 @@ static int on_init(ae_server_t *srv)
     num_catchments = srv->num_threads;
     catchments = calloc(num_catchments, sizeof(*catchments));
     ae_admin_add_path("/geo/catchment", 0, on_catchment, NULL);
-    if (conf.loaded)
-        ae_geo_db_start_watch();
+    ae_geo_db_start_watch(); /* also when the start-up load failed: the file may come */
     return 0;
 }
 

@@ -41,7 +41,10 @@ typedef struct ae_geo_db_conf {
 
 /* Loads the databases (main thread, before the workers); 0, or -1 with a message in err. */
 int ae_geo_db_open(const ae_geo_db_conf_t *conf, char *err, size_t err_size);
-/* Starts the thread that watches the files (after ae_geo_db_open succeeded). */
+/* Is a database loaded? (Not after a failed ae_geo_db_open, until the watch thread loads one.) */
+int ae_geo_db_loaded(void);
+/* Starts the thread that watches the files (after ae_geo_db_open, also a failed one: the files are
+ * then loaded once they appear or change). */
 void ae_geo_db_start_watch(void);
 /* Stops it and closes the databases (after every worker stopped). */
 void ae_geo_db_close(void);
