@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include "server/limits.h"
 #include "server/server.h"
 
 #define MAX_HOST_LEN 253
@@ -60,6 +61,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     ae_site_t *site;
 
     track_in_flight(req);
+    if (ae_limits_check_request(req) != 0)
+        return 0;
 
     /* h2o substitutes its own default authority when the request had none */
     if (req->authority.base == req->hostconf->authority.hostport.base) {

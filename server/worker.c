@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "server/limits.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -27,10 +28,11 @@ struct ae_worker_listener {
 static pthread_barrier_t started;
 
 /* h2o calls this when it closes a connection's socket, on the socket's (this) thread. */
-static void on_connection_closed(void *_thread)
+static void on_connection_closed(void *_note)
 {
-    ae_thread_t *t = _thread;
-    ae_counter_add(&t->connections_closed, 1);
+    ae_connection_note_t *note = _note;
+    ae_counter_add(&ae_limits_thread_of(note)->connections_closed, 1);
+    ae_limits_release(note);
 }
 
 static void on_accept(h2o_socket_t *listener_sock, const char *err)
@@ -44,8 +46,14 @@ static void on_accept(h2o_socket_t *listener_sock, const char *err)
         if (sock == NULL)
             break;
         ae_counter_add(&t->connections_accepted, 1);
+        ae_connection_note_t *note = ae_limits_admit(t, sock);
+        if (note == NULL) {
+            ae_counter_add(&t->connections_closed, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
         sock->on_close.cb = on_connection_closed;
-        sock->on_close.data = t;
+        sock->on_close.data = note;
         h2o_accept(&listener->accept_ctx, sock);
     }
 }

@@ -1,0 +1,236 @@
+/*
+ * Limits (see limits.h). Config and on_init (which hands the body size, timeouts and HTTP/2 streams
+ * to h2o's own settings) on the main thread; the connection count and the per-address table are
+ * shared by the worker threads under one mutex, taken once when a connection opens and once when
+ * it closes; request checks on the request's worker thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "server/config.h"
+#include "server/limits.h"
+#include "server/log.h"
+
+#define ADDR_BUCKETS 4096
+
+struct ae_connection_note {
+    ae_thread_t *thread;
+    struct addr_count *client; /* NULL when per-client counting is off */
+};
+
+typedef struct addr_count {
+    struct addr_count *next;
+    uint8_t addr[16];
+    size_t len;
+    uint64_t count;
+} addr_count_t;
+
+typedef struct limits_conf {
+    uint64_t connections, per_client, header_count, header_bytes, url_length, body_bytes, header_timeout_ms, idle_timeout_ms,
+        http2_streams;
+} limits_conf_t;
+
+#define DEFAULT_LIMITS                                                                                                             \
+    {                                                                                                                              \
+        .connections = 100000, .per_client = 1024, .header_count = 100, .header_bytes = 32 * 1024, .url_length = 8192,             \
+        .body_bytes = 16 * 1024 * 1024, .header_timeout_ms = 10000, .idle_timeout_ms = 30000, .http2_streams = 100                 \
+    }
+
+static limits_conf_t limits = DEFAULT_LIMITS;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t open_connections;           /* under lock */
+static addr_count_t *clients[ADDR_BUCKETS]; /* under lock */
+static time_t warned_at[4];                 /* per kind of refusal; racy on purpose: only for rate-limiting logs */
+
+enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL };
+
+static void warn_once_a_second(int kind, const char *fmt, unsigned long long n)
+{
+    time_t now = time(NULL);
+    if (warned_at[kind] == now)
+        return;
+    warned_at[kind] = now;
+    ae_log_warn(fmt, n);
+}
+
+/* The address bytes of the connection's peer (IPv4-mapped IPv6 as IPv4); 0 if unknown. */
+static size_t peer_bytes(h2o_socket_t *sock, uint8_t *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (len == 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+            memcpy(out, a + 12, 4);
+            return 4;
+        }
+        memcpy(out, a, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static size_t bucket_of(const uint8_t *addr, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i != len; ++i)
+        h = (h ^ addr[i]) * 0x100000001b3ull;
+    return h % ADDR_BUCKETS;
+}
+
+ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
+{
+    uint8_t addr[16];
+    size_t len = peer_bytes(sock, addr);
+    addr_count_t *client = NULL;
+
+    pthread_mutex_lock(&lock);
+    if (open_connections >= limits.connections) {
+        pthread_mutex_unlock(&lock);
+        warn_once_a_second(WARN_CONNECTIONS, "limits.connections (%llu) reached: new connections are closed", limits.connections);
+        return NULL;
+    }
+    if (len != 0) {
+        addr_count_t **slot = &clients[bucket_of(addr, len)];
+        for (client = *slot; client != NULL; client = client->next)
+            if (client->len == len && memcmp(client->addr, addr, len) == 0)
+                break;
+        if (client != NULL && client->count >= limits.per_client) {
+            pthread_mutex_unlock(&lock);
+            warn_once_a_second(WARN_PER_CLIENT,
+                               "limits.connections-per-client (%llu) reached by a client: its new connections are closed",
+                               limits.per_client);
+            return NULL;
+        }
+        if (client == NULL) {
+            client = calloc(1, sizeof(*client));
+            memcpy(client->addr, addr, len);
+            client->len = len;
+            client->next = *slot;
+            *slot = client;
+        }
+        ++client->count;
+    }
+    ++open_connections;
+    pthread_mutex_unlock(&lock);
+
+    ae_connection_note_t *note = malloc(sizeof(*note));
+    *note = (ae_connection_note_t){t, client};
+    return note;
+}
+
+ae_thread_t *ae_limits_thread_of(ae_connection_note_t *note)
+{
+    return note->thread;
+}
+
+void ae_limits_release(ae_connection_note_t *note)
+{
+    pthread_mutex_lock(&lock);
+    --open_connections;
+    if (note->client != NULL && --note->client->count == 0) {
+        addr_count_t **slot = &clients[bucket_of(note->client->addr, note->client->len)];
+        while (*slot != note->client)
+            slot = &(*slot)->next;
+        *slot = note->client->next;
+        free(note->client);
+    }
+    pthread_mutex_unlock(&lock);
+    free(note);
+}
+
+int ae_limits_check_request(h2o_req_t *req)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i != req->headers.size; ++i)
+        bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (req->headers.size > limits.header_count || bytes > limits.header_bytes) {
+        warn_once_a_second(WARN_HEAD, "a request head over limits.header-count or limits.header-size (%llu headers) refused: 431",
+                           (unsigned long long)req->headers.size);
+        h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "anyedge: too many or too large request headers\n", 0);
+        return -1;
+    }
+    if (req->path.len > limits.url_length) {
+        warn_once_a_second(WARN_URL, "a request target of %llu bytes (over limits.url-length) refused: 414",
+                           (unsigned long long)req->path.len);
+        h2o_send_error_generic(req, 414, "URI Too Long", "anyedge: the request target is too long\n", 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- config ---- */
+
+static int set_count(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    static const struct {
+        const char *key;
+        uint64_t *slot;
+    } keys[] = {{"limits.connections", &limits.connections},
+                {"limits.connections-per-client", &limits.per_client},
+                {"limits.header-count", &limits.header_count},
+                {"limits.url-length", &limits.url_length},
+                {"limits.http2-streams", &limits.http2_streams}};
+    for (size_t i = 0; i != sizeof(keys) / sizeof(keys[0]); ++i)
+        if (strcmp(cf->key, keys[i].key) == 0)
+            return ae_config_uint(cf, value, 1, UINT32_MAX, keys[i].slot);
+    return ae_config_error(cf, value, "'%s': not a count", cf->key);
+}
+
+static int set_size(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    uint64_t *slot = strcmp(cf->key, "limits.header-size") == 0 ? &limits.header_bytes : &limits.body_bytes;
+    if (ae_config_size(cf, value, slot) != 0)
+        return -1;
+    if (*slot == 0)
+        return ae_config_error(cf, value, "'%s': must be more than 0", cf->key);
+    return 0;
+}
+
+static int set_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    uint64_t *slot = strcmp(cf->key, "limits.header-timeout") == 0 ? &limits.header_timeout_ms : &limits.idle_timeout_ms;
+    if (ae_config_duration_ms(cf, value, slot) != 0)
+        return -1;
+    if (*slot == 0)
+        return ae_config_error(cf, value, "'%s': must be more than 0", cf->key);
+    return 0;
+}
+
+/* h2o keeps the body size, the timeouts and the HTTP/2 streams itself (413 for a body too large). */
+static int on_init(ae_server_t *srv)
+{
+    srv->h2o.max_request_entity_size = limits.body_bytes;
+    srv->h2o.http1.req_timeout = limits.header_timeout_ms;
+    srv->h2o.http2.idle_timeout = limits.idle_timeout_ms;
+    srv->h2o.http2.max_concurrent_requests_per_connection = limits.http2_streams;
+    return 0;
+}
+
+static void on_dispose(ae_server_t *srv)
+{
+    limits = (limits_conf_t)DEFAULT_LIMITS;
+}
+
+static const ae_directive_t directives[] = {
+    {"limits.connections", AE_SCOPE_GLOBAL, set_count},      {"limits.connections-per-client", AE_SCOPE_GLOBAL, set_count},
+    {"limits.header-count", AE_SCOPE_GLOBAL, set_count},     {"limits.header-size", AE_SCOPE_GLOBAL, set_size},
+    {"limits.url-length", AE_SCOPE_GLOBAL, set_count},       {"limits.request-body", AE_SCOPE_GLOBAL, set_size},
+    {"limits.header-timeout", AE_SCOPE_GLOBAL, set_timeout}, {"limits.idle-timeout", AE_SCOPE_GLOBAL, set_timeout},
+    {"limits.http2-streams", AE_SCOPE_GLOBAL, set_count},    {NULL},
+};
+
+ae_module_t ae_limits_module = {
+    .name = "limits",
+    .directives = directives,
+    .on_init = on_init,
+    .on_dispose = on_dispose,
+};

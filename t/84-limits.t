@@ -1,0 +1,97 @@
+# t/84-limits.t -- the limits of a node facing the internet, each answered the HTTP way and logged:
+# too many or too large headers (431), a too long target (414), a too large body (413), too many
+# connections in all or from one address (closed at once), a client too slow to send its head
+# (closed after limits.header-timeout); the defaults let ordinary traffic through.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use AnyEdgeTest;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use Test::More;
+
+my $origin = start_origin();
+my $ae = start_anyedge(sites => [ { host => 'example.test', origin => $origin->{url} } ], extra_yaml => <<'YAML');
+limits:
+  header-count: 20
+  header-size: 4K
+  url-length: 512
+  request-body: 1K
+  connections: 8
+  connections-per-client: 4
+  header-timeout: 1s
+YAML
+my %site = (port => $ae->{port}, host => 'example.test');
+
+subtest 'the request head' => sub {
+    is(http(%site, path => '/ok', headers => [ map { "X-H$_: v" } 1 .. 10 ])->{status}, 200, '10 headers: fine');
+    is(http(%site, path => '/many', headers => [ map { "X-H$_: v" } 1 .. 30 ])->{status}, 431, '30 headers (limit 20): 431');
+    is(http(%site, path => '/big', headers => ['X-Big: ' . ('a' x 5000)])->{status}, 431, 'a 5000-byte header (limit 4K): 431');
+    is(http(%site, path => '/' . ('p' x 400))->{status}, 200, 'a 400-byte target: fine');
+    is(http(%site, path => '/' . ('p' x 600))->{status}, 414, 'a 600-byte target (limit 512): 414');
+    is(origin_count($origin, qr{^/(many|big|p{600})}), 0, 'none of them reached the origin');
+    like(slurp($ae->{stderr_log}), qr/limits\.header-count or limits\.header-size/, 'logged');
+};
+
+subtest 'the body' => sub {
+    is(http(%site, path => '/post-small?echo=1', method => 'POST', data => 'x' x 500)->{status}, 200, 'a 500-byte body: fine');
+    is(http(%site, path => '/post-big', method => 'POST', data => 'x' x 5000)->{status}, 413, 'a 5000-byte body (limit 1K): 413');
+    is(origin_count($origin, '/post-big'), 0, 'not sent to the origin');
+};
+
+sub open_connection {
+    my ($from) = @_;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ae->{port}", LocalAddr => $from // '127.0.0.1', Timeout => 2);
+}
+sub served {
+    my ($sock) = @_;
+    print $sock "GET /held HTTP/1.1\r\nHost: example.test\r\n\r\n";
+    my $line = <$sock>;
+    return defined $line && $line =~ m{^HTTP/1\.1 200 };
+}
+# Is the connection closed by the server (EOF within a second, nothing sent)?
+sub closed_by_server {
+    my ($sock) = @_;
+    my $rin = '';
+    vec($rin, fileno($sock), 1) = 1;
+    return 0 unless select(my $rout = $rin, undef, undef, 1.5);
+    return sysread($sock, my $buf, 1) == 0;
+}
+
+subtest 'connections from one address' => sub {
+    my @held = map { open_connection() } 1 .. 4;
+    sleep 0.3;
+    my $fifth = open_connection();
+    ok(closed_by_server($fifth), 'the 5th connection from 127.0.0.1 (limit 4) is closed at once');
+    ok(served($held[0]), 'the four open ones are still served');
+    close $_ for @held;
+    sleep 0.3;
+    is(http(%site, path => '/after-per-client')->{status}, 200, 'once they are closed, new ones are served');
+    like(slurp($ae->{stderr_log}), qr/limits\.connections-per-client \(4\) reached/, 'logged');
+};
+
+subtest 'connections in all' => sub {
+    my @held = map { open_connection($_ <= 4 ? '127.0.0.2' : '127.0.0.3') } 1 .. 8;
+    sleep 0.3;
+    ok(closed_by_server(open_connection('127.0.0.4')), 'the 9th connection (limits.connections 8) is closed at once');
+    ok(served($held[7]), 'the eight are still served');
+    close $_ for @held;
+    sleep 0.3;
+    is(http(%site, path => '/after-total')->{status}, 200, 'then new ones are served again');
+};
+
+subtest 'a client too slow to send its head' => sub {
+    my $sock = open_connection();
+    print $sock "GET /slowloris HTTP/1.1\r\nHost: example.test\r\n";
+    my $start = time;
+    my $rin = '';
+    vec($rin, fileno($sock), 1) = 1;
+    select(my $rout = $rin, undef, undef, 5);
+    my $got = sysread($sock, my $buf, 4096);
+    my $took = time - $start;
+    ok(defined $got, 'the server ended it') ;
+    cmp_ok($took, '<', 4, sprintf('within limits.header-timeout (1s), not later (%.1fs)', $took));
+};
+
+done_testing();
