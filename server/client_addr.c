@@ -118,6 +118,18 @@ static socklen_t parse_forwarded(const char *s, size_t len, struct sockaddr_stor
     return 0;
 }
 
+int ae_peer_is_trusted(h2o_req_t *req)
+{
+    ae_server_t *srv = ae_thread_of(req->conn->ctx)->server;
+    struct sockaddr_storage ss;
+    int family;
+    const uint8_t *addr;
+    if (srv->trusted_proxies.size == 0 || req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0 ||
+        (addr = address_bytes(&ss, &family)) == NULL)
+        return 0;
+    return is_trusted(srv, family, addr);
+}
+
 socklen_t ae_client_addr(h2o_req_t *req, struct sockaddr_storage *out)
 {
     ae_server_t *srv = ae_thread_of(req->conn->ctx)->server;

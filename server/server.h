@@ -181,6 +181,9 @@ static inline uint64_t ae_counter_get(const uint64_t *counter)
  * trusted proxy itself (or the left-most, when all are trusted). IPv4-mapped IPv6 addresses become
  * IPv4. Returns the length of the address written to *out, or 0 when there is none. Worker threads. */
 socklen_t ae_client_addr(h2o_req_t *req, struct sockaddr_storage *out);
+/* Is the connection's peer (as the PROXY line gave it) in `trusted-proxies`? Then its
+ * X-Forwarded-For is passed on, extended; otherwise the origin gets only the peer's address. */
+int ae_peer_is_trusted(h2o_req_t *req);
 /* Parses "ADDR/BITS" or a plain address (all bits); 0 or -1. */
 int ae_parse_network(const char *s, ae_network_t *out);
 /* Is the address (family AF_INET or AF_INET6, bytes in network order) inside the network? */

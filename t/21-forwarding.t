@@ -56,11 +56,20 @@ subtest 'headers added' => sub {
     is($echo->{header}{via}, '1.1 anyedge', 'Via');
 };
 
-subtest 'headers appended to' => sub {
+subtest 'headers appended to, or replaced' => sub {
     my $echo = forwarded(path => '/appended?echo=1&cc=',
-                         headers => ['X-Forwarded-For: 192.0.2.1', 'Via: 1.0 upstream']);
-    is($echo->{header}{'x-forwarded-for'}, '192.0.2.1, 127.0.0.1', 'X-Forwarded-For');
-    is($echo->{header}{via}, '1.0 upstream, 1.1 anyedge', 'Via');
+                         headers => ['X-Forwarded-For: 192.0.2.1', 'Via: 1.0 upstream', 'X-Forwarded-Proto: https',
+                                     'Cache-Status: forged; hit']);
+    is($echo->{header}{'x-forwarded-for'}, '127.0.0.1', "X-Forwarded-For: an untrusted client's own is replaced");
+    is($echo->{header}{'x-forwarded-proto'}, 'http', "X-Forwarded-Proto: the client's is replaced");
+    ok(!exists $echo->{header}{'cache-status'}, "Cache-Status: the client's is not passed on");
+    is($echo->{header}{via}, '1.0 upstream, 1.1 anyedge', 'Via: appended to');
+
+    my $trusting = start_anyedge(sites => [ { host => 'example.test', origin => $origin->{url} } ],
+                                 extra_yaml => "trusted-proxies: [127.0.0.0/8]\n");
+    my $r = http(port => $trusting->{port}, host => 'example.test', path => '/appended-trusted?echo=1&cc=',
+                 headers => ['X-Forwarded-For: 192.0.2.1']);
+    is(parse_echo($r->{body})->{header}{'x-forwarded-for'}, '192.0.2.1, 127.0.0.1', 'from a trusted proxy: extended');
 };
 
 # Methods other than GET and HEAD reach the origin with their body every time

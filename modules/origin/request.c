@@ -51,7 +51,7 @@ static int is_replaced_request_header(const h2o_header_t *header, ae_request_mod
 {
     if (header->name == &H2O_TOKEN_HOST->buf || header->name == &H2O_TOKEN_CONTENT_LENGTH->buf ||
         header->name == &H2O_TOKEN_EXPECT->buf || header->name == &H2O_TOKEN_X_FORWARDED_FOR->buf ||
-        header->name == &H2O_TOKEN_VIA->buf || name_is(header->name, "x-forwarded-proto"))
+        header->name == &H2O_TOKEN_VIA->buf || name_is(header->name, "x-forwarded-proto") || name_is(header->name, "cache-status"))
         return 1;
     if (mode == AE_REQUEST_FULL_OBJECT)
         return header->name == &H2O_TOKEN_RANGE->buf || header->name == &H2O_TOKEN_IF_RANGE->buf ||
@@ -111,7 +111,8 @@ static char *append_header(char *dst, const char *name, size_t name_len, h2o_iov
 h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const h2o_headers_t *extra)
 {
     char via_self[sizeof("1.1 " VIA_NAME)];
-    h2o_iovec_t xff = append_to_list(req, H2O_TOKEN_X_FORWARDED_FOR, client_address(req));
+    /* a client's own X-Forwarded-For is believed (and extended) only from a trusted proxy */
+    h2o_iovec_t xff = ae_peer_is_trusted(req) ? append_to_list(req, H2O_TOKEN_X_FORWARDED_FOR, client_address(req)) : client_address(req);
     h2o_iovec_t via = append_to_list(req, H2O_TOKEN_VIA,
                                      h2o_strdup(&req->pool, via_self, snprintf(via_self, sizeof(via_self), "%s %s", protocol_version(req->version), VIA_NAME)));
     size_t cap = req->method.len + req->path.len + req->authority.len + xff.len + via.len + 256;
