@@ -21,6 +21,7 @@
 #   size=N          body of N bytes: sprintf("%015x\n", $i) for i = 0, 1, ...
 #                   truncated to N bytes (application/octet-stream)
 #   chunked=1       send the body with Transfer-Encoding: chunked
+#   type=T          Content-Type: T instead of the body's own
 #   delay=SECS      sleep before sending anything (also before a break=)
 #   body-delay=SECS send the headers and half the body, sleep, send the rest
 #   echo=1          body is the request as received: request line, header
@@ -373,7 +374,7 @@ sub respond {
     my $bodiless = $status =~ /\A(?:1\d\d|204|304)\z/;
     my ($body, $type) = $bodiless ? ('', 'text/plain') : response_body($req, $param);
     my $chunked = ($param->('chunked') // '') eq '1' && $req->{version} eq '1.1';
-    splice @headers, 1, 0, ['Content-Type', $type];
+    splice @headers, 1, 0, ['Content-Type', $param->('type') // $type];
     push @headers, $bodiless ? ()
                  : $chunked  ? ['Transfer-Encoding', 'chunked']
                  :             ['Content-Length', length $body];

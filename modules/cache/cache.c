@@ -88,6 +88,11 @@ static int set_surrogate_control(ae_config_t *cf, yaml_node_t *value, ae_site_t 
     return ae_config_bool(cf, value, &site_conf(site)->policy.honour_surrogate_control);
 }
 
+static int set_content_type_check(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    return ae_config_bool(cf, value, &site_conf(site)->policy.content_type_check);
+}
+
 static int set_set_cookie(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
     static const char *const choices[] = {"pass", "strip", NULL};
@@ -323,6 +328,7 @@ static const ae_directive_t directives[] = {
     {"cache.max-object-size", AE_SCOPE_GLOBAL, set_max_object_size},
     {"cache.ignore-client-no-cache", AE_SCOPE_SITE, set_ignore_client_no_cache},
     {"cache.set-cookie", AE_SCOPE_SITE, set_set_cookie},
+    {"cache.content-type-check", AE_SCOPE_SITE, set_content_type_check},
     {"cache.surrogate-control", AE_SCOPE_SITE, set_surrogate_control},
     {"cache.heuristic-percent", AE_SCOPE_SITE, set_heuristic_percent},
     {"cache.heuristic-max", AE_SCOPE_SITE, set_heuristic_max},

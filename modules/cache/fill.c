@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "modules/cache/cache.h"
+#include "modules/cache/deception.h"
 #include "modules/cache/fill.h"
 #include "modules/cache/tags.h"
 #include "modules/cache/writer.h"
@@ -57,6 +58,7 @@ typedef struct fill {
         int64_t response_time;
     } stored;
     int revalidated; /* the origin answered 304 */
+    const char *ext_class; /* with cache.content-type-check: the class of the URL's extension, or NULL */
     pthread_mutex_t lock;
     /* under lock */
     h2o_linklist_t subscribers;
@@ -167,6 +169,12 @@ static int has_subscribers(fill_t *fill)
     int any = !h2o_linklist_is_empty(&fill->subscribers);
     pthread_mutex_unlock(&fill->lock);
     return any;
+}
+
+static h2o_iovec_t header_value(const h2o_headers_t *headers, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(headers, token, -1);
+    return i != -1 ? headers->entries[i].value : h2o_iovec_init(NULL, 0);
 }
 
 static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *dst, const h2o_headers_t *src)
@@ -339,6 +347,9 @@ static void on_fetch_head(ae_fetch_t *fetch)
                                            &fill->headers, fill->request_time, time(NULL));
     if (fill->decision.store && fill->body->expected != SIZE_MAX && fill->body->expected > ae_cache_max_object_size())
         fill->decision = (ae_store_decision_t){.reason = "too-big"};
+    if (fill->decision.store && fill->ext_class != NULL &&
+        !ae_cache_content_type_fits(fill->ext_class, header_value(&fill->headers, H2O_TOKEN_CONTENT_TYPE)))
+        fill->decision = (ae_store_decision_t){.reason = "content-type-mismatch"};
     if (fill->decision.store && (fill->vary_count = ae_cache_vary_names(&fill->pool, &fill->headers, fill->vary_names, MAX_VARY_NAMES)) != 0) {
         if (fill->vary_count < 0)
             fill->decision = (ae_store_decision_t){.reason = "vary"}; /* Vary: *, or too many names */
@@ -410,6 +421,8 @@ static fill_t *fill_new(h2o_req_t *req, const ae_fill_request_t *fr)
     copy_headers(&fill->pool, &fill->request_headers, &req->headers);
     if (fr->stored != NULL && fr->stored->status == 200)
         keep_stored(fill, fr->stored);
+    if (fill->conf->policy.content_type_check)
+        fill->ext_class = ae_cache_extension_class(req->path);
     return fill;
 }
 
@@ -470,12 +483,6 @@ static int skip_cache_only_header(void *_fill, const h2o_header_t *header)
 static const char *x_cache_of(subscriber_t *sub)
 {
     return sub->private_mode ? "PASS" : sub->fill->revalidated ? "REVALIDATED" : "MISS";
-}
-
-static h2o_iovec_t header_value(const h2o_headers_t *headers, const h2o_token_t *token)
-{
-    ssize_t i = h2o_find_header(headers, token, -1);
-    return i != -1 ? headers->entries[i].value : h2o_iovec_init(NULL, 0);
 }
 
 /* A Range request served from a whole 200 of known length as it arrives: 206 or 416 (RFC 9110 14). */

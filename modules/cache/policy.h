@@ -25,6 +25,7 @@ typedef struct ae_policy_conf {
     unsigned heuristic_percent;   /* heuristic freshness: this % of (Date - Last-Modified); 0 disables */
     int64_t heuristic_max;        /* cap of the heuristic lifetime, seconds */
     int64_t negative_ttl_404, negative_ttl_410, negative_ttl_5xx; /* when the origin gave no freshness; AE_CC_ABSENT = none */
+    int content_type_check;       /* do not store a response whose Content-Type does not fit its URL's extension (deception.h) */
 } ae_policy_conf_t;
 
 /* The defaults: honour client no-cache, never store Set-Cookie, honour Surrogate-Control,
