@@ -22,11 +22,11 @@
 #define RELOAD_FD_ENV "ANYEDGE_RELOAD_FD"
 
 extern char **environ;
-static int handing_over;
+static int handing_over; /* atomic: set on the main thread, read by the health thread */
 
 int ae_reload_handing_over(void)
 {
-    return handing_over;
+    return __atomic_load_n(&handing_over, __ATOMIC_ACQUIRE);
 }
 
 int ae_reload_is_takeover(void)
@@ -149,6 +149,6 @@ int ae_reload(ae_server_t *srv)
     snprintf(mainpid, sizeof(mainpid), "MAINPID=%d", (int)pid);
     ae_notify(mainpid);
     ae_log_info("reload: process %d serves now; this one (%d) finishes its requests and exits", (int)pid, (int)getpid());
-    handing_over = 1;
+    __atomic_store_n(&handing_over, 1, __ATOMIC_RELEASE);
     return 1;
 }

@@ -146,7 +146,8 @@ static int in_takeover_grace(uint64_t now)
 static void announce(ae_route_t wanted, uint64_t now)
 {
     ae_announcer_t *a = &health.announcer;
-    if (in_takeover_grace(now))
+    /* handing over (a reload): the route is the new process's, whatever this one's checks say now */
+    if (in_takeover_grace(now) || ae_reload_handing_over())
         return;
     int was_known = a->known, was_attempted = a->attempted;
     ae_route_t was = a->route;
