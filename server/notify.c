@@ -25,7 +25,9 @@ int ae_notify(const char *state)
         sa.sun_path[0] = '\0'; /* abstract namespace */
     if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
         return -1;
-    ret = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + len) < 0 ? -1 : 0;
+    ret = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + len) < 0
+              ? -1
+              : 0;
     close(fd);
     return ret;
 }

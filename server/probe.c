@@ -83,8 +83,8 @@ int ae_probe_connect(const struct sockaddr *addr, socklen_t addrlen, uint64_t ti
     return fd;
 }
 
-int ae_probe_http(const struct sockaddr *addr, socklen_t addrlen, const char *host, const char *path, uint64_t timeout_ms, char *body,
-                  size_t body_size, char *err, size_t err_size)
+int ae_probe_http(const struct sockaddr *addr, socklen_t addrlen, const char *host, const char *path, uint64_t timeout_ms,
+                  char *body, size_t body_size, char *err, size_t err_size)
 {
     return ae_probe_request(addr, addrlen, "GET", host, path, NULL, timeout_ms, body, body_size, err, err_size);
 }
@@ -99,9 +99,10 @@ int ae_probe_request(const struct sockaddr *addr, socklen_t addrlen, const char 
 
     if ((fd = connect_by(addr, addrlen, deadline, err, err_size)) == -1)
         return -1;
-    int request_len = snprintf(request, sizeof(request),
-                               "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: anyedge\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", method,
-                               path, host, extra_headers != NULL ? extra_headers : "");
+    int request_len =
+        snprintf(request, sizeof(request),
+                 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: anyedge\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", method,
+                 path, host, extra_headers != NULL ? extra_headers : "");
     if (request_len < 0 || (size_t)request_len >= sizeof(request) || write(fd, request, request_len) != request_len) {
         snprintf(err, err_size, "cannot send the request");
         goto Close;

@@ -140,7 +140,8 @@ int ae_reload(ae_server_t *srv)
     int served = polled == 1 && read(ready[0], &byte, 1) == 1;
     close(ready[0]);
     if (!served) {
-        ae_log_error("reload: the new process (pid %d) %s; this one carries on", (int)pid, polled == 0 ? "did not start serving in time" : "exited");
+        ae_log_error("reload: the new process (pid %d) %s; this one carries on", (int)pid,
+                     polled == 0 ? "did not start serving in time" : "exited");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return 0;

@@ -132,9 +132,11 @@ int ae_admin_authorize(h2o_req_t *req, int need_token)
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     h2o_iovec_t value = i != -1 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
-    if (value.len < 7 || !h2o_lcstris(value.base, 7, H2O_STRLIT("bearer ")) || !token_matches(h2o_iovec_init(value.base + 7, value.len - 7))) {
+    if (value.len < 7 || !h2o_lcstris(value.base, 7, H2O_STRLIT("bearer ")) ||
+        !token_matches(h2o_iovec_init(value.base + 7, value.len - 7))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"anyedge\""));
-        h2o_send_error_generic(req, 401, "Unauthorized", "anyedge admin: a valid bearer token is required\n", H2O_SEND_ERROR_KEEP_HEADERS);
+        h2o_send_error_generic(req, 401, "Unauthorized", "anyedge admin: a valid bearer token is required\n",
+                               H2O_SEND_ERROR_KEEP_HEADERS);
         return -1;
     }
     return 0;
@@ -213,7 +215,8 @@ static int set_allow(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
         if (num_networks == MAX_NETWORKS)
             return ae_config_error(cf, item, "'admin.allow': at most %d networks", MAX_NETWORKS);
         if (parse_network(s, &networks[num_networks]) != 0)
-            return ae_config_error(cf, item, "'admin.allow': bad network '%s' (expected e.g. 192.0.2.0/24, 2001:db8::/32 or an address)", s);
+            return ae_config_error(cf, item,
+                                   "'admin.allow': bad network '%s' (expected e.g. 192.0.2.0/24, 2001:db8::/32 or an address)", s);
         ++num_networks;
     }
     return 0;

@@ -12,9 +12,13 @@ typedef struct ext_class {
 
 static const ext_class_t classes[] = {
     {"stylesheet", {"css", NULL}, {"text/css", NULL}},
-    {"script", {"js", "mjs", NULL}, {"application/javascript", "text/javascript", "application/x-javascript", "application/ecmascript", NULL}},
+    {"script",
+     {"js", "mjs", NULL},
+     {"application/javascript", "text/javascript", "application/x-javascript", "application/ecmascript", NULL}},
     {"image", {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", NULL}, {"image/", NULL}},
-    {"font", {"woff", "woff2", "ttf", "otf", "eot", NULL}, {"font/", "application/font-woff", "application/vnd.ms-fontobject", "application/x-font-ttf", NULL}},
+    {"font",
+     {"woff", "woff2", "ttf", "otf", "eot", NULL},
+     {"font/", "application/font-woff", "application/vnd.ms-fontobject", "application/x-font-ttf", NULL}},
     {"media", {"mp4", "webm", "mp3", "ogg", "m4a", "m4s", "ts", NULL}, {"video/", "audio/", "application/mp4", NULL}},
     {"data", {"json", NULL}, {"application/json", NULL}},
     {"document", {"html", "htm", NULL}, {"text/html", NULL}},

@@ -17,7 +17,8 @@ int ae_tags_open(MDB_txn *txn, MDB_env *env, int read_only)
 
 int ae_tags_is_tag_header(h2o_iovec_t name)
 {
-    return h2o_lcstris(name.base, name.len, H2O_STRLIT("surrogate-key")) || h2o_lcstris(name.base, name.len, H2O_STRLIT("cache-tag"));
+    return h2o_lcstris(name.base, name.len, H2O_STRLIT("surrogate-key")) ||
+           h2o_lcstris(name.base, name.len, H2O_STRLIT("cache-tag"));
 }
 
 /* Calls fn for each tag of the record (at most AE_TAGS_MAX_PER_OBJECT); stops at a non-zero return. */

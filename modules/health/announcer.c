@@ -28,8 +28,8 @@ extern char **environ;
 
 const char *ae_announcer_driver_name(ae_announcer_driver_t driver)
 {
-    static const char *names[] = {[AE_ANNOUNCER_NONE] = "none", [AE_ANNOUNCER_BIRD] = "bird", [AE_ANNOUNCER_EXABGP] = "exabgp",
-                                  [AE_ANNOUNCER_EXEC] = "exec"};
+    static const char *names[] = {
+        [AE_ANNOUNCER_NONE] = "none", [AE_ANNOUNCER_BIRD] = "bird", [AE_ANNOUNCER_EXABGP] = "exabgp", [AE_ANNOUNCER_EXEC] = "exec"};
     return names[driver];
 }
 
@@ -48,11 +48,13 @@ void ae_announcer_dispose(ae_announcer_t *a)
 /* Runs the exec driver's command; 0 if it exited 0 within the timeout. */
 static int run_command(ae_announcer_t *a, ae_route_t route)
 {
-    static const char *words[] = {[AE_ROUTE_WITHDRAWN] = "withdraw", [AE_ROUTE_ANNOUNCED] = "announce", [AE_ROUTE_DEGRADED] = "degraded"};
+    static const char *words[] = {
+        [AE_ROUTE_WITHDRAWN] = "withdraw", [AE_ROUTE_ANNOUNCED] = "announce", [AE_ROUTE_DEGRADED] = "degraded"};
     const ae_health_conf_t *conf = a->conf;
     char prefixes[1024] = "ANYEDGE_PREFIXES=", *shell_cmd;
     for (size_t i = 0; i != conf->announcer.prefixes.size; ++i)
-        snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s", i != 0 ? " " : "", conf->announcer.prefixes.entries[i]);
+        snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s", i != 0 ? " " : "",
+                 conf->announcer.prefixes.entries[i]);
     if (asprintf(&shell_cmd, "%s %s", conf->announcer.command, words[route]) < 0)
         return -1;
 
@@ -78,7 +80,8 @@ static int run_command(ae_announcer_t *a, ae_route_t route)
     if (done == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
-        snprintf(a->detail, sizeof(a->detail), "the command did not finish within %llu ms", (unsigned long long)conf->announcer.timeout_ms);
+        snprintf(a->detail, sizeof(a->detail), "the command did not finish within %llu ms",
+                 (unsigned long long)conf->announcer.timeout_ms);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         snprintf(a->detail, sizeof(a->detail), "the command succeeded");
         ret = 0;
@@ -94,7 +97,7 @@ static int run_command(ae_announcer_t *a, ae_route_t route)
 static int set_bird(ae_announcer_t *a, ae_route_t route)
 {
     const ae_health_conf_t *conf = a->conf;
-    const ae_name_list_t *on = route == AE_ROUTE_ANNOUNCED ? &conf->announcer.protocols
+    const ae_name_list_t *on = route == AE_ROUTE_ANNOUNCED  ? &conf->announcer.protocols
                                : route == AE_ROUTE_DEGRADED ? &conf->announcer.degraded_protocols
                                                             : NULL;
     const ae_name_list_t *lists[] = {&conf->announcer.protocols, &conf->announcer.degraded_protocols};
@@ -105,7 +108,8 @@ static int set_bird(ae_announcer_t *a, ae_route_t route)
         for (size_t i = 0; i != 2; ++i) {
             if ((lists[i] == on) != enable || lists[i]->size == 0)
                 continue;
-            int n = ae_bird_set(&a->bird, lists[i]->entries, lists[i]->size, enable, conf->announcer.timeout_ms, a->detail, sizeof(a->detail));
+            int n = ae_bird_set(&a->bird, lists[i]->entries, lists[i]->size, enable, conf->announcer.timeout_ms, a->detail,
+                                sizeof(a->detail));
             if (n < 0)
                 return -1;
             corrected += n;
@@ -133,12 +137,13 @@ int ae_announcer_apply(ae_announcer_t *a, ae_route_t route, uint64_t now_ms)
             ret = -1;
         } else {
             if ((a->corrected = corrected != 0 && !change && a->known))
-                snprintf(a->detail, sizeof(a->detail), "BIRD had %d protocol(s) in the other state (reloaded or restarted?): set again",
-                         corrected);
+                snprintf(a->detail, sizeof(a->detail),
+                         "BIRD had %d protocol(s) in the other state (reloaded or restarted?): set again", corrected);
             else
-                snprintf(a->detail, sizeof(a->detail), "BIRD has the %s", route == AE_ROUTE_ANNOUNCED ? "protocols enabled"
-                                                                          : route == AE_ROUTE_DEGRADED ? "degraded protocols enabled"
-                                                                                                       : "protocols disabled");
+                snprintf(a->detail, sizeof(a->detail), "BIRD has the %s",
+                         route == AE_ROUTE_ANNOUNCED  ? "protocols enabled"
+                         : route == AE_ROUTE_DEGRADED ? "degraded protocols enabled"
+                                                      : "protocols disabled");
         }
         break;
     }
@@ -146,8 +151,8 @@ int ae_announcer_apply(ae_announcer_t *a, ae_route_t route, uint64_t now_ms)
         ret = run_command(a, route);
         break;
     default:
-        snprintf(a->detail, sizeof(a->detail), "%s", conf->announcer.driver == AE_ANNOUNCER_EXABGP ? "published to `anyedge exabgp`"
-                                                                                                     : "no announcer");
+        snprintf(a->detail, sizeof(a->detail), "%s",
+                 conf->announcer.driver == AE_ANNOUNCER_EXABGP ? "published to `anyedge exabgp`" : "no announcer");
         break;
     }
     a->known = ret == 0;

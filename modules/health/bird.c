@@ -90,7 +90,8 @@ static int connect_to_bird(ae_bird_t *bird, uint64_t deadline, char *err, size_t
         return -1;
     }
     strcpy(sa.sun_path, bird->socket_path);
-    if ((bird->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 || connect(bird->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if ((bird->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+        connect(bird->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         snprintf(err, err_size, "cannot connect to %s: %s", bird->socket_path, strerror(errno));
         ae_bird_close(bird);
         return -1;
@@ -104,7 +105,8 @@ static int connect_to_bird(ae_bird_t *bird, uint64_t deadline, char *err, size_t
     return 0;
 }
 
-int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err, size_t err_size)
+int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err,
+                size_t err_size)
 {
     uint64_t deadline = ae_monotonic_ms() + timeout_ms;
     int changed = 0;

@@ -23,7 +23,8 @@ typedef struct ae_bird {
 void ae_bird_init(ae_bird_t *bird, const char *socket_path);
 /* Every protocol listed enabled or disabled; returns how many of them BIRD had in the other state
  * (0 when all were already right), or -1 with the reason in err. */
-int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err, size_t err_size);
+int ae_bird_set(ae_bird_t *bird, char *const *protocols, size_t num_protocols, int enable, uint64_t timeout_ms, char *err,
+                size_t err_size);
 void ae_bird_close(ae_bird_t *bird);
 
 #endif

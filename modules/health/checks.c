@@ -92,8 +92,8 @@ static int check_self(ae_server_t *srv, ae_health_check_t *check)
         if (srv->listen.entries[i].hosts == NULL)
             listen = &srv->listen.entries[i];
     ae_probe_listener_addr(&listen->addr, listen->addrlen, &ss);
-    int status = ae_probe_http((struct sockaddr *)&ss, listen->addrlen, ae_health_conf.self_host, ae_health_conf.self_path, check->timeout_ms,
-                               NULL, 0, err, sizeof(err));
+    int status = ae_probe_http((struct sockaddr *)&ss, listen->addrlen, ae_health_conf.self_host, ae_health_conf.self_path,
+                               check->timeout_ms, NULL, 0, err, sizeof(err));
     if (status < 0) {
         snprintf(check->detail, sizeof(check->detail), "%s: %s", listen->text, err);
         return 0;

@@ -22,8 +22,9 @@ static void print_routes(ae_route_t route)
 {
     const ae_health_conf_t *c = &ae_health_conf;
     for (size_t i = 0; i != c->announcer.prefixes.size; ++i)
-        printf("%s route %s next-hop %s%s%s\n", route != AE_ROUTE_WITHDRAWN ? "announce" : "withdraw", c->announcer.prefixes.entries[i],
-               c->announcer.next_hop, route == AE_ROUTE_DEGRADED ? " " : "", route == AE_ROUTE_DEGRADED ? c->announcer.degraded_attributes : "");
+        printf("%s route %s next-hop %s%s%s\n", route != AE_ROUTE_WITHDRAWN ? "announce" : "withdraw",
+               c->announcer.prefixes.entries[i], c->announcer.next_hop, route == AE_ROUTE_DEGRADED ? " " : "",
+               route == AE_ROUTE_DEGRADED ? c->announcer.degraded_attributes : "");
     fflush(stdout);
 }
 
@@ -32,8 +33,8 @@ static void print_routes(ae_route_t route)
 static int route_wanted(const struct sockaddr_storage *admin, socklen_t len, char *why, size_t why_size)
 {
     char body[8192];
-    int status = ae_probe_http((const struct sockaddr *)admin, len, "anyedge-admin", "/health", ae_health_conf.announcer.timeout_ms, body,
-                               sizeof(body), why, why_size);
+    int status = ae_probe_http((const struct sockaddr *)admin, len, "anyedge-admin", "/health", ae_health_conf.announcer.timeout_ms,
+                               body, sizeof(body), why, why_size);
     if (status < 0)
         return AE_ROUTE_WITHDRAWN;
     snprintf(why, why_size, "/health answered %d", status);
@@ -41,9 +42,9 @@ static int route_wanted(const struct sockaddr_storage *admin, socklen_t len, cha
         return -1;
     if (status != 200)
         return AE_ROUTE_WITHDRAWN;
-    return strstr(body, "\"route\":\"announced\"") != NULL ? AE_ROUTE_ANNOUNCED
+    return strstr(body, "\"route\":\"announced\"") != NULL  ? AE_ROUTE_ANNOUNCED
            : strstr(body, "\"route\":\"degraded\"") != NULL ? AE_ROUTE_DEGRADED
-                                                              : AE_ROUTE_WITHDRAWN;
+                                                            : AE_ROUTE_WITHDRAWN;
 }
 
 int ae_health_run_exabgp(ae_server_t *srv, int argc, char **argv)

@@ -4,8 +4,8 @@
  * The health thread runs each enabled check on its interval (checks.c), feeds the results and the
  * drain wish to the state machine (state.c), hands the route it calls for (announced, degraded or
  * withdrawn) to the announcer (announcer.c) and publishes a JSON snapshot for GET /health on the
- * admin listener (200 while the route is announced, degraded or not, else 503). A drain is wished by the drain file, by SIGUSR2, or by a stop: on SIGTERM/SIGINT the
- * main thread (on_stop) waits until the route is withdrawn, then keeps serving for drain-timeout
+ * admin listener (200 while the route is announced, degraded or not, else 503). A drain is wished by the drain file, by SIGUSR2, or
+ * by a stop: on SIGTERM/SIGINT the main thread (on_stop) waits until the route is withdrawn, then keeps serving for drain-timeout
  * so that traffic can move before the listeners close. When the thread exits the route is withdrawn.
  *
  * Commands (main thread, no daemon needed): `drain`/`undrain` create/remove the drain file;
@@ -89,20 +89,28 @@ static void describe(char *buf, size_t size, uint64_t now)
     ae_route_t route = ae_health_machine_route(m);
     APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"takeover\":%s,\"checks\":[",
            ae_health_state_name(m->state), (unsigned long long)(now - m->since), ae_route_name(route),
-           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false", in_takeover_grace(now) ? "true" : "false");
+           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false",
+           in_takeover_grace(now) ? "true" : "false");
     size_t n = 0;
     for (int k = 0; k != AE_CHECK_COUNT; ++k) {
         const ae_health_check_t *c = &ae_health_conf.checks[k];
         if (!c->enabled)
             continue;
-        APPEND("%s{\"name\":\"%s\",\"on_fail\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":", n++ != 0 ? "," : "", c->name, c->degrades ? "degrade" : "withdraw",
-               m->checks[k].up ? "true" : "false", !c->ran ? "null" : c->passed ? "\"pass\"" : "\"fail\"", (unsigned long long)c->took_ms);
+        APPEND("%s{\"name\":\"%s\",\"on_fail\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":", n++ != 0 ? "," : "",
+               c->name, c->degrades ? "degrade" : "withdraw", m->checks[k].up ? "true" : "false",
+               !c->ran     ? "null"
+               : c->passed ? "\"pass\""
+                           : "\"fail\"",
+               (unsigned long long)c->took_ms);
         json_string(buf, size, c->ran ? c->detail : "not run yet");
         APPEND("}");
     }
     APPEND("],\"held_down_ms\":%llu,\"announcer\":{\"driver\":\"%s\",\"state\":\"%s\",\"detail\":",
-           (unsigned long long)(m->held_until > now ? m->held_until - now : 0), ae_announcer_driver_name(ae_health_conf.announcer.driver),
-           !a->attempted ? "pending" : !a->known ? "error" : ae_route_name(a->route));
+           (unsigned long long)(m->held_until > now ? m->held_until - now : 0),
+           ae_announcer_driver_name(ae_health_conf.announcer.driver),
+           !a->attempted ? "pending"
+           : !a->known   ? "error"
+                         : ae_route_name(a->route));
     json_string(buf, size, a->attempted ? a->detail : "");
     APPEND(",\"prefixes\":[");
     for (size_t i = 0; i != ae_health_conf.announcer.prefixes.size; ++i) {
@@ -158,7 +166,8 @@ static void announce(ae_route_t wanted, uint64_t now)
         ae_log_warn("announcer (%s): cannot make the route %s: %s", ae_announcer_driver_name(ae_health_conf.announcer.driver),
                     ae_route_name(wanted), a->detail);
     else if (ret == 0 && (!was_known || was != wanted))
-        ae_log_info("announcer (%s): %s (%s)", ae_announcer_driver_name(ae_health_conf.announcer.driver), ae_route_name(wanted), a->detail);
+        ae_log_info("announcer (%s): %s (%s)", ae_announcer_driver_name(ae_health_conf.announcer.driver), ae_route_name(wanted),
+                    a->detail);
     else if (ret == 0 && a->corrected)
         ae_log_warn("announcer (%s): %s", ae_announcer_driver_name(ae_health_conf.announcer.driver), a->detail);
 }
@@ -403,10 +412,11 @@ static void ensure_defaults(void)
         return;
     defaults_set = 1;
     ae_health_conf_t *c = &ae_health_conf;
-    c->rules = (ae_health_rules_t){.rise = 3, .fall = 1, .flap_window_ms = 60000, .flap_threshold = 3, .hold_down_ms = 10000,
-                                   .max_hold_down_ms = 300000};
+    c->rules = (ae_health_rules_t){
+        .rise = 3, .fall = 1, .flap_window_ms = 60000, .flap_threshold = 3, .hold_down_ms = 10000, .max_hold_down_ms = 300000};
     for (int k = 0; k != AE_CHECK_COUNT; ++k)
-        c->checks[k] = (ae_health_check_t){.name = check_names[k], .enabled = k != AE_CHECK_LOAD, .interval_ms = 1000, .timeout_ms = 1000};
+        c->checks[k] =
+            (ae_health_check_t){.name = check_names[k], .enabled = k != AE_CHECK_LOAD, .interval_ms = 1000, .timeout_ms = 1000};
     c->checks[AE_CHECK_WORKERS].timeout_ms = 2000;
     c->checks[AE_CHECK_STORE].timeout_ms = 5000;
     c->self_host = strdup("anyedge-health");
@@ -564,9 +574,10 @@ static int set_name_list(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
     ensure_defaults();
     int prefixes = strcmp(cf->key, "health.announcer.prefixes") == 0;
-    ae_name_list_t *list = prefixes                                                            ? &ae_health_conf.announcer.prefixes
-                           : strcmp(cf->key, "health.announcer.degraded-protocols") == 0 ? &ae_health_conf.announcer.degraded_protocols
-                                                                                           : &ae_health_conf.announcer.protocols;
+    ae_name_list_t *list = prefixes ? &ae_health_conf.announcer.prefixes
+                           : strcmp(cf->key, "health.announcer.degraded-protocols") == 0
+                               ? &ae_health_conf.announcer.degraded_protocols
+                               : &ae_health_conf.announcer.protocols;
     if (ae_config_expect(cf, value, YAML_SEQUENCE_NODE) != 0)
         return -1;
     AE_CONFIG_FOREACH_ITEM(&cf->doc, value, item)
@@ -602,14 +613,16 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
         if (c->announcer.socket == NULL)
             c->announcer.socket = strdup("/run/bird/bird.ctl");
         if (degrading && c->announcer.degraded_protocols.size == 0)
-            return ae_config_error_at(cf, 1, "a check with 'on-fail: degrade' needs 'health.announcer.degraded-protocols' (BIRD protocols "
-                                             "that announce the prefixes de-preferred, e.g. [anyedge_anycast_degraded])");
+            return ae_config_error_at(cf, 1,
+                                      "a check with 'on-fail: degrade' needs 'health.announcer.degraded-protocols' (BIRD protocols "
+                                      "that announce the prefixes de-preferred, e.g. [anyedge_anycast_degraded])");
         break;
     case AE_ANNOUNCER_EXABGP:
         if (c->announcer.prefixes.size == 0)
             return ae_config_error_at(cf, 1, "'health.announcer.driver: exabgp' needs 'health.announcer.prefixes'");
         if (!ae_admin_enabled())
-            return ae_config_error_at(cf, 1, "'health.announcer.driver: exabgp' needs 'admin.listen' (`anyedge exabgp` reads /health there)");
+            return ae_config_error_at(
+                cf, 1, "'health.announcer.driver: exabgp' needs 'admin.listen' (`anyedge exabgp` reads /health there)");
         if (c->announcer.next_hop == NULL)
             c->announcer.next_hop = strdup("self");
         if (c->announcer.degraded_attributes == NULL)
@@ -648,9 +661,13 @@ static void on_dispose(ae_server_t *srv)
     defaults_set = 0;
 }
 
-#define CHECK_KEYS(name)                                                                                                               \
-    {"health.checks." name ".enabled", AE_SCOPE_GLOBAL, set_check_key}, {"health.checks." name ".interval", AE_SCOPE_GLOBAL, set_check_key}, \
-        {"health.checks." name ".timeout", AE_SCOPE_GLOBAL, set_check_key}, {"health.checks." name ".on-fail", AE_SCOPE_GLOBAL, set_check_key}
+#define CHECK_KEYS(name)                                                                                                           \
+    {"health.checks." name ".enabled", AE_SCOPE_GLOBAL, set_check_key},                                                            \
+        {"health.checks." name ".interval", AE_SCOPE_GLOBAL, set_check_key},                                                       \
+        {"health.checks." name ".timeout", AE_SCOPE_GLOBAL, set_check_key},                                                        \
+    {                                                                                                                              \
+        "health.checks." name ".on-fail", AE_SCOPE_GLOBAL, set_check_key                                                           \
+    }
 
 static const ae_directive_t directives[] = {
     {"health.rise", AE_SCOPE_GLOBAL, set_rule_count},
@@ -684,7 +701,6 @@ static const ae_directive_t directives[] = {
     {"health.announcer.timeout", AE_SCOPE_GLOBAL, set_rule_duration},
     {NULL},
 };
-
 
 ae_module_t ae_health_module = {
     .name = "health",

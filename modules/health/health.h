@@ -45,8 +45,8 @@ typedef struct ae_health_conf {
         ae_name_list_t degraded_protocols; /* bird: enabled instead of `protocols` when degraded */
         ae_name_list_t prefixes;
         char *degraded_attributes; /* exabgp: appended to the announcements when degraded */
-        char *next_hop; /* ExaBGP */
-        char *command;  /* exec */
+        char *next_hop;            /* ExaBGP */
+        char *command;             /* exec */
         uint64_t interval_ms, timeout_ms;
     } announcer;
 } ae_health_conf_t;
@@ -71,10 +71,10 @@ void ae_health_heartbeat_stop(ae_thread_t *thread);
 typedef struct ae_announcer {
     const ae_health_conf_t *conf;
     ae_bird_t bird;
-    int attempted;  /* applied at least once */
-    int known;      /* the driver confirmed `route` */
+    int attempted;    /* applied at least once */
+    int known;        /* the driver confirmed `route` */
     ae_route_t route; /* the state last applied */
-    int corrected; /* the last apply found the driver in the other state and set it again */
+    int corrected;    /* the last apply found the driver in the other state and set it again */
     uint64_t applied_at;
     char detail[256];
 } ae_announcer_t;

@@ -6,14 +6,18 @@
 
 const char *ae_health_state_name(ae_health_state_t state)
 {
-    static const char *names[] = {[AE_HEALTH_INIT] = "init", [AE_HEALTH_UP] = "up", [AE_HEALTH_DEGRADED] = "degraded",
-                                  [AE_HEALTH_DOWN] = "down", [AE_HEALTH_DRAINING] = "draining"};
+    static const char *names[] = {[AE_HEALTH_INIT] = "init",
+                                  [AE_HEALTH_UP] = "up",
+                                  [AE_HEALTH_DEGRADED] = "degraded",
+                                  [AE_HEALTH_DOWN] = "down",
+                                  [AE_HEALTH_DRAINING] = "draining"};
     return names[state];
 }
 
 const char *ae_route_name(ae_route_t route)
 {
-    static const char *names[] = {[AE_ROUTE_WITHDRAWN] = "withdrawn", [AE_ROUTE_ANNOUNCED] = "announced", [AE_ROUTE_DEGRADED] = "degraded"};
+    static const char *names[] = {
+        [AE_ROUTE_WITHDRAWN] = "withdrawn", [AE_ROUTE_ANNOUNCED] = "announced", [AE_ROUTE_DEGRADED] = "degraded"};
     return names[route];
 }
 
@@ -23,8 +27,8 @@ static void reset_checks(ae_health_machine_t *m)
         m->checks[i] = (ae_health_check_state_t){.up = (m->not_run >> i) & 1};
 }
 
-void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run, uint32_t degrades,
-                            uint64_t now_ms)
+void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run,
+                            uint32_t degrades, uint64_t now_ms)
 {
     memset(m, 0, sizeof(*m));
     m->rules = rules;

@@ -54,8 +54,8 @@ typedef struct ae_health_machine {
     uint64_t held_until; /* DOWN may not end before this */
 } ae_health_machine_t;
 
-void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run, uint32_t degrades,
-                            uint64_t now_ms);
+void ae_health_machine_init(ae_health_machine_t *m, const ae_health_rules_t *rules, size_t num_checks, uint32_t not_run,
+                            uint32_t degrades, uint64_t now_ms);
 /* A check's result; returns 1 if the check went up or down with it. */
 int ae_health_machine_report(ae_health_machine_t *m, size_t check, int passed);
 void ae_health_machine_set_draining(ae_health_machine_t *m, int draining);

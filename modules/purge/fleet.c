@@ -38,8 +38,8 @@ static int send_to_peer(size_t peer, const char *query, long *purged, char *err,
     char path[4096], auth[512], body[4096];
     snprintf(path, sizeof(path), "/purge?%s", query);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", ae_admin_token() != NULL ? ae_admin_token() : "");
-    int status = ae_probe_request((const struct sockaddr *)&p->addr, p->addrlen, "POST", "anyedge-admin", path, auth, PEER_TIMEOUT_MS, body,
-                                  sizeof(body), err, err_size);
+    int status = ae_probe_request((const struct sockaddr *)&p->addr, p->addrlen, "POST", "anyedge-admin", path, auth,
+                                  PEER_TIMEOUT_MS, body, sizeof(body), err, err_size);
     if (status == 200) {
         const char *n = strstr(body, "\"purged\":");
         *purged = n != NULL ? strtol(n + 9, NULL, 10) : 0;
@@ -60,7 +60,8 @@ static peer_state_t try_again(retry_t *r, uint64_t now, long *purged, char *err,
         return PEER_DONE;
     }
     if (now >= r->give_up_at) {
-        ae_log_warn("purge %s: giving up on peer %s after purge.retry-for: %s", r->id, ae_purge_conf.peers.entries[r->peer].url, err);
+        ae_log_warn("purge %s: giving up on peer %s after purge.retry-for: %s", r->id, ae_purge_conf.peers.entries[r->peer].url,
+                    err);
         return PEER_FAILED;
     }
     r->delay_ms = r->delay_ms * 2 < MAX_RETRY_DELAY_MS ? r->delay_ms * 2 : MAX_RETRY_DELAY_MS;
@@ -96,7 +97,11 @@ void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, cha
         states[i] = PEER_RETRYING;
         retry_t *r = calloc(1, sizeof(*r));
         uint64_t now = ae_monotonic_ms();
-        *r = (retry_t){.next = retries, .peer = i, .query = strdup(query), .due_at = now + FIRST_RETRY_MS, .delay_ms = FIRST_RETRY_MS,
+        *r = (retry_t){.next = retries,
+                       .peer = i,
+                       .query = strdup(query),
+                       .due_at = now + FIRST_RETRY_MS,
+                       .delay_ms = FIRST_RETRY_MS,
                        .give_up_at = now + ae_purge_conf.retry_for_ms};
         snprintf(r->id, sizeof(r->id), "%s", order->id);
         retries = mine[i] = r;
@@ -108,7 +113,8 @@ void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, cha
         for (size_t i = 0; i != n; ++i) {
             if (mine[i] == NULL)
                 continue;
-            if (mine[i]->due_at <= now && (states[i] = try_again(mine[i], now, &purged[i], errors[i], sizeof(errors[i]))) != PEER_RETRYING) {
+            if (mine[i]->due_at <= now &&
+                (states[i] = try_again(mine[i], now, &purged[i], errors[i], sizeof(errors[i]))) != PEER_RETRYING) {
                 unlink_retry(mine[i]);
                 mine[i] = NULL;
                 continue;

@@ -42,7 +42,7 @@ typedef struct purge_op {
     struct purge_op *next;
     ae_purge_order_t order;
     int wait, forwarded;
-    int store_what;      /* AE_PURGE_KEY, AE_PURGE_PREFIX or AE_PURGE_TAG */
+    int store_what;        /* AE_PURGE_KEY, AE_PURGE_PREFIX or AE_PURGE_TAG */
     h2o_iovec_t store_arg; /* the key, key prefix or tag (malloc'ed) */
     /* the request: its worker thread only */
     h2o_req_t *req;
@@ -256,8 +256,9 @@ static void random_id(char *id)
 /* POST /purge on the admin listener (already authorized). */
 static void on_admin_purge(h2o_req_t *req, void *unused)
 {
-    h2o_iovec_t query = req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)
-                                                  : h2o_iovec_init(NULL, 0);
+    h2o_iovec_t query = req->query_at != SIZE_MAX
+                            ? h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)
+                            : h2o_iovec_init(NULL, 0);
     char target[MAX_TARGET], flag[8], id[64];
     purge_op_t *op;
 
@@ -285,7 +286,8 @@ static void on_admin_purge(h2o_req_t *req, void *unused)
     op->forwarded = query_param(query, "forwarded", flag, sizeof(flag)) && strcmp(flag, "0") != 0;
     if (query_param(query, "id", id, sizeof(id)) && id[0] != '\0') {
         size_t id_len = strlen(id);
-        if (id_len >= sizeof(op->order.id) || strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != id_len) {
+        if (id_len >= sizeof(op->order.id) ||
+            strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != id_len) {
             send_json_error(req, 400, "id: at most 32 characters of [0-9a-zA-Z_-]");
             op_release(op);
             return;
@@ -306,7 +308,8 @@ static int on_site_request(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     purge_op_t *op = new_op();
     op->order.what = AE_PURGE_URL;
-    if (asprintf(&op->order.target, "http://%.*s%.*s", (int)req->authority.len, req->authority.base, (int)req->path.len, req->path.base) < 0) {
+    if (asprintf(&op->order.target, "http://%.*s%.*s", (int)req->authority.len, req->authority.base, (int)req->path.len,
+                 req->path.base) < 0) {
         free(op);
         h2o_send_error_503(req, "Service Unavailable", "anyedge: out of memory\n", 0);
         return 0;
@@ -386,7 +389,8 @@ static void process(purge_op_t *op)
             purge.seen_next = (purge.seen_next + 1) % REMEMBERED_IDS;
         }
         ae_log_info("purge %s: %s%s=%s: %zu objects%s%s", op->order.id, op->order.soft ? "soft " : "", what_names[op->order.what],
-                    op->order.target, op->count, op->forwarded ? " (from a peer)" : "", op->rc == 0 ? "" : " (FAILED: the store did not commit)");
+                    op->order.target, op->count, op->forwarded ? " (from a peer)" : "",
+                    op->rc == 0 ? "" : " (FAILED: the store did not commit)");
         if (op->rc == 0 && !op->forwarded && ae_purge_conf.peers.size != 0)
             ae_fleet_forward(&op->order, op->wait ? ae_monotonic_ms() + ae_purge_conf.wait_timeout_ms : 0, &peers);
     }
@@ -395,7 +399,8 @@ static void process(purge_op_t *op)
     for (const char *s = op->order.target; *s != '\0'; ++s)
         p += *s == '"' || *s == '\\' ? sprintf(p, "\\%c", *s) : (unsigned char)*s < 0x20 ? sprintf(p, "\\u%04x", *s) : (*p = *s, 1);
     strcpy(p, "\"");
-    if (asprintf(&op->json, "{\"id\":\"%s\",\"what\":\"%s\",\"target\":%s,\"soft\":%s,\"purged\":%zu,\"duplicate\":%s,\"peers\":[%s]}\n",
+    if (asprintf(&op->json,
+                 "{\"id\":\"%s\",\"what\":\"%s\",\"target\":%s,\"soft\":%s,\"purged\":%zu,\"duplicate\":%s,\"peers\":[%s]}\n",
                  op->order.id, what_names[op->order.what], target_json, op->order.soft ? "true" : "false", op->count,
                  duplicate ? "true" : "false", peers) < 0)
         op->json = strdup("{}\n");
@@ -411,7 +416,9 @@ static void *purge_main(void *unused)
     while (!purge.stopping) {
         uint64_t next_retry = ae_fleet_retry_due(ae_monotonic_ms());
         if (purge.queue == NULL) {
-            uint64_t wait_ms = next_retry == UINT64_MAX ? 1000 : next_retry > ae_monotonic_ms() ? next_retry - ae_monotonic_ms() : 0;
+            uint64_t wait_ms = next_retry == UINT64_MAX         ? 1000
+                               : next_retry > ae_monotonic_ms() ? next_retry - ae_monotonic_ms()
+                                                                : 0;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += wait_ms / 1000;
@@ -564,8 +571,8 @@ static int set_peers(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
         char host[256], port[8];
         if (s == NULL)
             return -1;
-        if (h2o_url_parse(s, SIZE_MAX, &url) != 0 || url.scheme != &H2O_URL_SCHEME_HTTP || url.host.len == 0 || url.host.len >= sizeof(host) ||
-            !(url.path.len == 0 || h2o_memis(url.path.base, url.path.len, H2O_STRLIT("/"))))
+        if (h2o_url_parse(s, SIZE_MAX, &url) != 0 || url.scheme != &H2O_URL_SCHEME_HTTP || url.host.len == 0 ||
+            url.host.len >= sizeof(host) || !(url.path.len == 0 || h2o_memis(url.path.base, url.path.len, H2O_STRLIT("/"))))
             return ae_config_error(cf, item, "'purge.peers': bad peer '%s' (expected http://HOST:PORT of its admin listener)", s);
         h2o_iovec_t h = url.host;
         if (h.base[0] == '[') {
@@ -589,7 +596,8 @@ static int set_peers(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 
 static int set_duration(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 {
-    return ae_config_duration_ms(cf, value, strcmp(cf->key, "purge.retry-for") == 0 ? &ae_purge_conf.retry_for_ms : &ae_purge_conf.wait_timeout_ms);
+    return ae_config_duration_ms(
+        cf, value, strcmp(cf->key, "purge.retry-for") == 0 ? &ae_purge_conf.retry_for_ms : &ae_purge_conf.wait_timeout_ms);
 }
 
 static int on_config_done(ae_config_t *cf, ae_server_t *srv)
