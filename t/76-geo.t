@@ -394,6 +394,17 @@ subtest 'the client address from a trusted proxy (X-Forwarded-For)' => sub {
     is(stop_anyedge($proxied), 0, 'stops cleanly');
 };
 
+subtest 'the country in the JSON access log' => sub {
+    my $log = "$dir/access.json";
+    my $logged = start_anyedge(sites => [ $sites{plain} ],
+                               extra_yaml => "log:\n  access: \"$log\"\n  format: json\ngeo:\n  database: \"$city_v1\"\n");
+    my %p = (port => $logged->{port}, host => 'plain.test');
+    geo_get(%p, ip => '127.0.0.5', path => '/logged-de');
+    is(stop_anyedge($logged), 0, 'stops cleanly (the log is flushed)');
+    my ($line) = grep { m{"uri":"/logged-de"} } split /\n/, slurp($log);
+    like($line // '', qr/"country":"DE"/, 'the line of a request from DE says "country":"DE"');
+};
+
 subtest 'start-up errors' => sub {
     my $conf = sub {
         my ($geo) = @_;

@@ -8,7 +8,8 @@
  * before a response was started; bytes are the response body bytes given to h2o to send. The origin
  * fields come from Cache-Status (fwd-status) and from the timing of the origin exchange the request
  * started itself (modules/origin timing.c); a request served from another request's fetch has no
- * origin time, and one whose exchange is still running (a background refresh) has none yet.
+ * origin time, and one whose exchange is still running (a background refresh) has none yet. A JSON
+ * line has "country" when geo found the client's country.
  *
  * The request's worker thread, from the access log's h2o logger.
  */
@@ -20,6 +21,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include "modules/accesslog/format.h"
+#include "modules/geo/geo.h"
 #include "modules/origin/origin.h"
 
 /* ---- the buffer ---- */
@@ -264,7 +266,11 @@ static void format_json(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae
         put(out, ",\"origin_status\":null");
     json_seconds(out, "origin_first_byte", timing != NULL ? timing->first_byte_us : -1);
     json_seconds(out, "origin_time", timing != NULL ? timing->total_us : -1);
-    putf(out, ",\"tls\":\"%s\"}\n", tls_version(req));
+    putf(out, ",\"tls\":\"%s\"", tls_version(req));
+    h2o_iovec_t country = ae_geo_request_country(req);
+    if (country.len != 0)
+        json_string(out, "country", country);
+    putf(out, "}\n");
 }
 
 void ae_log_format_line(ae_logbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req)

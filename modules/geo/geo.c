@@ -584,6 +584,12 @@ static void compute_values(h2o_mem_pool_t *pool, const ae_geo_info_t *info, geo_
     }
 }
 
+h2o_iovec_t ae_geo_request_country(h2o_req_t *req)
+{
+    geo_values_t *values = ae_request_value(req, H2O_STRLIT(GEO_VALUE));
+    return values != NULL ? values->values[H_COUNTRY] : h2o_iovec_init(NULL, 0);
+}
+
 static int in_codes(const code_vector_t *v, const char *code)
 {
     int at = code_index(code);
@@ -651,8 +657,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (conf.lower[i].len != 0 && values->values[i].base != NULL)
             h2o_add_header_by_str(&req->pool, &req->headers, conf.lower[i].base, conf.lower[i].len, 0, conf.headers[i],
                                   values->values[i].base, values->values[i].len);
-    if (conf.response_headers)
-        ae_request_set_value(req, H2O_STRLIT(GEO_VALUE), values);
+    ae_request_set_value(req, H2O_STRLIT(GEO_VALUE), values); /* for response headers and the access log */
 
     const geo_rule_t *rule = find_rule(site != NULL ? site->conf[ae_geo_module.index] : NULL, req->path_normalized);
     if (rule != NULL && refused(rule, &info)) {

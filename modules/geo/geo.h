@@ -28,6 +28,8 @@ typedef struct ae_geo_info {
 
 /* The address the request came from, IPv4-mapped IPv6 turned into IPv4; its length, or 0. */
 socklen_t ae_geo_client_addr(h2o_req_t *req, struct sockaddr_storage *ss);
+/* The country geo found for the request (ISO 3166-1 alpha-2), or an empty iovec (geo off, not found). */
+h2o_iovec_t ae_geo_request_country(h2o_req_t *req);
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 address; anything else is kept. */
 socklen_t ae_geo_normalize_addr(struct sockaddr_storage *ss, socklen_t len);
 
