@@ -21,6 +21,7 @@ limits:
   connections: 8
   connections-per-client: 4
   header-timeout: 1s
+  http2-streams: 2
 YAML
 my %site = (port => $ae->{port}, host => 'example.test');
 
@@ -92,6 +93,20 @@ subtest 'a client too slow to send its head' => sub {
     my $took = time - $start;
     ok(defined $got, 'the server ended it') ;
     cmp_ok($took, '<', 4, sprintf('within limits.header-timeout (1s), not later (%.1fs)', $took));
+};
+
+subtest 'HTTP/2 streams handled at once' => sub {
+    # six requests of one second each, multiplexed on one h2c connection: two at a time
+    my $list = AnyEdgeTest::temp_dir() . '/urls';
+    open my $fh, '>', $list or die;
+    print $fh map { "http://127.0.0.1:$ae->{port}/h2-$_?delay=1&cc=no-store\n" } 1 .. 6;
+    close $fh;
+    my $start = time;
+    my $out = `h2load -n 6 -c 1 -m 6 -H ':authority: example.test' -i $list 2>&1`;
+    my $took = time - $start;
+    like($out, qr/requests: 6 total, 6 started, 6 done, 6 succeeded/, 'six requests over one HTTP/2 connection, all answered')
+        or diag($out);
+    cmp_ok($took, '>=', 2.5, sprintf('limits.http2-streams 2: they took three rounds (%.1f s), not one', $took));
 };
 
 done_testing();
