@@ -29,10 +29,17 @@ sub ids {
     return \%ids;
 }
 
+# The listeners accept before the drop (they are bound first): wait for the drop itself.
+sub wait_dropped {
+    my ($ae) = @_;
+    return wait_until(10, sub { slurp($ae->{stderr_log}) =~ /running as user / });
+}
+
 subtest 'user: nobody' => sub {
     my $tls_port = empty_port();
     my $ae = start_anyedge(sites => \@sites, extra_listen => [ { address => "127.0.0.1:$tls_port", tls => 'true' } ],
                            extra_yaml => "user: nobody\n");
+    ok(wait_dropped($ae), 'dropped root');
     my $ids = ids($ae->{pid});
     is($ids->{Uid}, join("\t", ($nobody_uid) x 4), 'real, effective, saved and filesystem uid are nobody\'s');
     is($ids->{Gid}, join("\t", ($nobody_gid) x 4), 'and the gids its group');
@@ -59,6 +66,7 @@ subtest 'group: daemon' => sub {
     my $gid = getgrnam('daemon');
     plan skip_all => 'no group daemon' unless defined $gid;
     my $ae = start_anyedge(sites => [ { host => 'a.test', origin => $origin->{url} } ], extra_yaml => "user: nobody\ngroup: daemon\n");
+    ok(wait_dropped($ae), 'dropped root');
     is(ids($ae->{pid})->{Gid}, join("\t", ($gid) x 4), 'the configured group');
     is(stop_anyedge($ae), 0, 'stopped');
 };
