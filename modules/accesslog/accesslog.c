@@ -45,7 +45,7 @@ static struct {
 
 typedef struct {
     ae_thread_t *thread;
-    ae_logbuf_t buf;
+    ae_strbuf_t buf;
     ae_log_clock_t clock;
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_timer;
@@ -123,7 +123,7 @@ static void on_thread_dispose(ae_server_t *srv, ae_thread_t *t)
         return;
     flush(lt);
     h2o_timeout_dispose(t->loop, &lt->flush_timeout);
-    ae_logbuf_free(&lt->buf);
+    ae_strbuf_free(&lt->buf);
     free(lt);
     t->module_data[ae_accesslog_module.index] = NULL;
 }

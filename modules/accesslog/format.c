@@ -14,9 +14,7 @@
  * The request's worker thread, from the access log's h2o logger.
  */
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -24,62 +22,21 @@
 #include "modules/geo/geo.h"
 #include "modules/origin/origin.h"
 
-/* ---- the buffer ---- */
-
-static void reserve(ae_logbuf_t *out, size_t more)
+static void put(ae_strbuf_t *out, const char *s)
 {
-    if (out->len + more <= out->cap)
-        return;
-    size_t cap = out->cap != 0 ? out->cap : 4096;
-    while (cap < out->len + more)
-        cap *= 2;
-    out->buf = realloc(out->buf, cap);
-    out->cap = cap;
-}
-
-void ae_logbuf_append(ae_logbuf_t *out, const char *s, size_t len)
-{
-    reserve(out, len);
-    memcpy(out->buf + out->len, s, len);
-    out->len += len;
-}
-
-void ae_logbuf_free(ae_logbuf_t *out)
-{
-    free(out->buf);
-    *out = (ae_logbuf_t){NULL};
-}
-
-static void put(ae_logbuf_t *out, const char *s)
-{
-    ae_logbuf_append(out, s, strlen(s));
-}
-
-static void putf(ae_logbuf_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(ae_logbuf_t *out, const char *fmt, ...)
-{
-    va_list args;
-    reserve(out, 64);
-    va_start(args, fmt);
-    int n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, args);
-    va_end(args);
-    if (n >= (int)(out->cap - out->len)) { /* longer than expected: once more with room */
-        reserve(out, (size_t)n + 1);
-        va_start(args, fmt);
-        vsnprintf(out->buf + out->len, out->cap - out->len, fmt, args);
-        va_end(args);
-    }
-    out->len += n > 0 ? (size_t)n : 0;
+    ae_strbuf_append(out, s, strlen(s));
 }
 
 /* ---- escaping ---- */
 
 static const char hex[] = "0123456789abcdef";
 
-void ae_log_escape_json(ae_logbuf_t *out, const char *s, size_t len)
+/* Escapes `"` and `\` with a backslash, and other bytes outside printable ASCII as `prefix` and two
+ * hex digits. */
+static void escape(ae_strbuf_t *out, const char *s, size_t len, const char *prefix)
 {
-    reserve(out, len * 6);
-    char *dst = out->buf + out->len;
+    size_t prefix_len = strlen(prefix);
+    char *dst = ae_strbuf_reserve(out, len * (prefix_len + 2));
     for (size_t i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
@@ -88,34 +45,23 @@ void ae_log_escape_json(ae_logbuf_t *out, const char *s, size_t len)
         } else if (c >= 0x20 && c < 0x7f) {
             *dst++ = (char)c;
         } else {
-            memcpy(dst, "\\u00", 4);
-            dst[4] = hex[c >> 4];
-            dst[5] = hex[c & 15];
-            dst += 6;
+            memcpy(dst, prefix, prefix_len);
+            dst[prefix_len] = hex[c >> 4];
+            dst[prefix_len + 1] = hex[c & 15];
+            dst += prefix_len + 2;
         }
     }
     out->len = dst - out->buf;
 }
 
-void ae_log_escape_combined(ae_logbuf_t *out, const char *s, size_t len)
+void ae_log_escape_json(ae_strbuf_t *out, const char *s, size_t len)
 {
-    reserve(out, len * 4);
-    char *dst = out->buf + out->len;
-    for (size_t i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *dst++ = '\\';
-            *dst++ = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            *dst++ = (char)c;
-        } else {
-            memcpy(dst, "\\x", 2);
-            dst[2] = hex[c >> 4];
-            dst[3] = hex[c & 15];
-            dst += 4;
-        }
-    }
-    out->len = dst - out->buf;
+    escape(out, s, len, "\\u00");
+}
+
+void ae_log_escape_combined(ae_strbuf_t *out, const char *s, size_t len)
+{
+    escape(out, s, len, "\\x");
 }
 
 /* ---- what the request tells ---- */
@@ -199,7 +145,7 @@ static void update_clock(ae_log_clock_t *clock, time_t sec)
 
 /* ---- the formats ---- */
 
-static void combined_field(ae_logbuf_t *out, h2o_iovec_t v)
+static void combined_field(ae_strbuf_t *out, h2o_iovec_t v)
 {
     put(out, "\"");
     if (v.base != NULL)
@@ -209,22 +155,22 @@ static void combined_field(ae_logbuf_t *out, h2o_iovec_t v)
     put(out, "\"");
 }
 
-static void format_combined(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
+static void format_combined(ae_strbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
 {
-    putf(out, "%s - - [%s] \"", client, clock->combined);
+    ae_strbuf_appendf(out, "%s - - [%s] \"", client, clock->combined);
     ae_log_escape_combined(out, req->input.method.base, req->input.method.len);
     put(out, " ");
     ae_log_escape_combined(out, req->input.path.base, req->input.path.len);
-    putf(out, " %s\" %d %zu ", protocol(req), req->res.status, req->bytes_sent);
+    ae_strbuf_appendf(out, " %s\" %d %zu ", protocol(req), req->res.status, req->bytes_sent);
     combined_field(out, request_header(req, H2O_TOKEN_REFERER));
     put(out, " ");
     combined_field(out, request_header(req, H2O_TOKEN_USER_AGENT));
     put(out, "\n");
 }
 
-static void json_string(ae_logbuf_t *out, const char *key, h2o_iovec_t v)
+static void json_string(ae_strbuf_t *out, const char *key, h2o_iovec_t v)
 {
-    putf(out, ",\"%s\":", key);
+    ae_strbuf_appendf(out, ",\"%s\":", key);
     if (v.base == NULL) {
         put(out, "null");
         return;
@@ -234,15 +180,15 @@ static void json_string(ae_logbuf_t *out, const char *key, h2o_iovec_t v)
     put(out, "\"");
 }
 
-static void json_seconds(ae_logbuf_t *out, const char *key, int64_t us)
+static void json_seconds(ae_strbuf_t *out, const char *key, int64_t us)
 {
     if (us < 0)
-        putf(out, ",\"%s\":null", key);
+        ae_strbuf_appendf(out, ",\"%s\":null", key);
     else
-        putf(out, ",\"%s\":%lld.%06lld", key, (long long)(us / 1000000), (long long)(us % 1000000));
+        ae_strbuf_appendf(out, ",\"%s\":%lld.%06lld", key, (long long)(us / 1000000), (long long)(us % 1000000));
 }
 
-static void format_json(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
+static void format_json(ae_strbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
 {
     ae_site_t *site = ae_request_site(req);
     const ae_origin_timing_t *timing = ae_origin_request_timing(req);
@@ -250,10 +196,10 @@ static void format_json(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae
 
     if (origin_status == 0 && timing != NULL)
         origin_status = timing->status;
-    putf(out, "{\"time\":\"%s.%03dZ\",\"client\":\"%s\"", clock->iso, (int)(begin_time(req).tv_usec / 1000), client);
+    ae_strbuf_appendf(out, "{\"time\":\"%s.%03dZ\",\"client\":\"%s\"", clock->iso, (int)(begin_time(req).tv_usec / 1000), client);
     json_string(out, "method", req->input.method);
     json_string(out, "uri", req->input.path);
-    putf(out, ",\"protocol\":\"%s\",\"status\":%d,\"bytes\":%zu", protocol(req), req->res.status, req->bytes_sent);
+    ae_strbuf_appendf(out, ",\"protocol\":\"%s\",\"status\":%d,\"bytes\":%zu", protocol(req), req->res.status, req->bytes_sent);
     json_seconds(out, "duration", duration_us(req));
     json_string(out, "referer", request_header(req, H2O_TOKEN_REFERER));
     json_string(out, "user_agent", request_header(req, H2O_TOKEN_USER_AGENT));
@@ -261,19 +207,19 @@ static void format_json(ae_logbuf_t *out, h2o_req_t *req, const char *client, ae
     json_string(out, "site", site != NULL ? h2o_iovec_init(site->host, strlen(site->host)) : h2o_iovec_init(NULL, 0));
     json_string(out, "cache", response_header(req, H2O_STRLIT("x-cache")));
     if (origin_status != 0)
-        putf(out, ",\"origin_status\":%d", origin_status);
+        ae_strbuf_appendf(out, ",\"origin_status\":%d", origin_status);
     else
         put(out, ",\"origin_status\":null");
     json_seconds(out, "origin_first_byte", timing != NULL ? timing->first_byte_us : -1);
     json_seconds(out, "origin_time", timing != NULL ? timing->total_us : -1);
-    putf(out, ",\"tls\":\"%s\"", tls_version(req));
+    ae_strbuf_appendf(out, ",\"tls\":\"%s\"", tls_version(req));
     h2o_iovec_t country = ae_geo_request_country(req);
     if (country.len != 0)
         json_string(out, "country", country);
-    putf(out, "}\n");
+    ae_strbuf_appendf(out, "}\n");
 }
 
-void ae_log_format_line(ae_logbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req)
+void ae_log_format_line(ae_strbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req)
 {
     char client[NI_MAXHOST];
     client_address(req, client, sizeof(client));

@@ -7,13 +7,9 @@
 #define ANYEDGE_ACCESSLOG_FORMAT_H
 
 #include "server/server.h"
+#include "server/strbuf.h"
 
 typedef enum { AE_LOG_COMBINED, AE_LOG_JSON } ae_log_format_t;
-
-typedef struct ae_logbuf {
-    char *buf;
-    size_t len, cap;
-} ae_logbuf_t;
 
 /* The time text of the last second formatted, per thread (formatting a date costs more than the rest). */
 typedef struct ae_log_clock {
@@ -23,16 +19,13 @@ typedef struct ae_log_clock {
 } ae_log_clock_t;
 
 /* Appends the line (newline included) for a request h2o is about to free. */
-void ae_log_format_line(ae_logbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req);
+void ae_log_format_line(ae_strbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req);
 
 /* Escaping, for values taken from the request: JSON string contents (quotes not included; bytes
  * outside printable ASCII as \u00XX, the byte's value, so every line is valid JSON whatever the
  * client sent), and the combined format's quoted fields (`"` and `\` escaped, other bytes outside
  * printable ASCII as \xHH, as nginx does). */
-void ae_log_escape_json(ae_logbuf_t *out, const char *s, size_t len);
-void ae_log_escape_combined(ae_logbuf_t *out, const char *s, size_t len);
-
-void ae_logbuf_append(ae_logbuf_t *out, const char *s, size_t len);
-void ae_logbuf_free(ae_logbuf_t *out);
+void ae_log_escape_json(ae_strbuf_t *out, const char *s, size_t len);
+void ae_log_escape_combined(ae_strbuf_t *out, const char *s, size_t len);
 
 #endif

@@ -182,7 +182,7 @@ static void on_scrape(h2o_req_t *req, void *_srv)
     report_server(&p, srv);
 
     h2o_iovec_t body = h2o_strdup(&req->pool, p.buf, p.len);
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = body.len;

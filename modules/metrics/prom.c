@@ -6,31 +6,12 @@
  * Any thread; a buffer belongs to its caller.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "modules/metrics/prom.h"
 
-static void reserve(ae_prom_t *p, size_t more)
-{
-    if (p->len + more <= p->cap)
-        return;
-    size_t cap = p->cap != 0 ? p->cap : 4096;
-    while (cap < p->len + more)
-        cap *= 2;
-    p->buf = realloc(p->buf, cap);
-    p->cap = cap;
-}
-
-void ae_prom_append(ae_prom_t *p, const char *s, size_t len)
-{
-    reserve(p, len);
-    memcpy(p->buf + p->len, s, len);
-    p->len += len;
-}
-
 static void puts_(ae_prom_t *p, const char *s)
 {
-    ae_prom_append(p, s, strlen(s));
+    ae_strbuf_append(p, s, strlen(s));
 }
 
 /* Appends s with `\`, newline and, when quoted, `"` escaped. */
@@ -44,7 +25,7 @@ static void escaped(ae_prom_t *p, const char *s, int quoted)
         else if (*s == '"' && quoted)
             puts_(p, "\\\"");
         else
-            ae_prom_append(p, s, 1);
+            ae_strbuf_append(p, s, 1);
     }
 }
 
@@ -86,21 +67,21 @@ static void series(ae_prom_t *p, const char *name, const char *const *labels, co
 static void u64_value(ae_prom_t *p, uint64_t value)
 {
     char buf[32];
-    ae_prom_append(p, buf, (size_t)snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)value));
+    ae_strbuf_append(p, buf, (size_t)snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)value));
 }
 
 static void double_value(ae_prom_t *p, double value)
 {
     char buf[48];
-    ae_prom_append(p, buf, (size_t)snprintf(buf, sizeof(buf), "%.17g\n", value));
+    ae_strbuf_append(p, buf, (size_t)snprintf(buf, sizeof(buf), "%.17g\n", value));
 }
 
 static void micros_value(ae_prom_t *p, uint64_t us)
 {
     char buf[48];
-    ae_prom_append(p, buf,
-                   (size_t)snprintf(buf, sizeof(buf), "%llu.%06llu\n", (unsigned long long)(us / 1000000),
-                                    (unsigned long long)(us % 1000000)));
+    ae_strbuf_append(p, buf,
+                     (size_t)snprintf(buf, sizeof(buf), "%llu.%06llu\n", (unsigned long long)(us / 1000000),
+                                      (unsigned long long)(us % 1000000)));
 }
 
 void ae_prom_seconds(ae_prom_t *p, const char *name, const char *const *labels, uint64_t us)
@@ -142,10 +123,4 @@ void ae_prom_histogram(ae_prom_t *p, const char *name, const char *const *labels
     snprintf(metric, sizeof(metric), "%s_count", name);
     series(p, metric, labels, NULL, NULL);
     u64_value(p, cumulative);
-}
-
-void ae_prom_free(ae_prom_t *p)
-{
-    free(p->buf);
-    *p = (ae_prom_t){NULL};
 }

@@ -11,11 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "server/histogram.h"
+#include "server/strbuf.h"
 
-typedef struct ae_prom {
-    char *buf;
-    size_t len, cap;
-} ae_prom_t;
+typedef ae_strbuf_t ae_prom_t;
 
 /* Labels of a sample: name/value pairs in a NULL-terminated list, e.g. {"site", "a.test", NULL}.
  * Values are escaped here; names must be valid label names. */
@@ -30,8 +28,5 @@ void ae_prom_double(ae_prom_t *p, const char *name, const char *const *labels, d
 void ae_prom_seconds(ae_prom_t *p, const char *name, const char *const *labels, uint64_t us);
 /* name_bucket{labels,le="..."} for every bound and +Inf (in seconds), name_sum and name_count. */
 void ae_prom_histogram(ae_prom_t *p, const char *name, const char *const *labels, const ae_histogram_t *h);
-/* Appends text as it is. */
-void ae_prom_append(ae_prom_t *p, const char *s, size_t len);
-void ae_prom_free(ae_prom_t *p);
 
 #endif

@@ -18,19 +18,19 @@ static int text_is(const char *got, size_t len, const char *expected)
 
 static int json_escape_is(const char *in, size_t len, const char *expected)
 {
-    ae_logbuf_t b = {NULL};
+    ae_strbuf_t b = {NULL};
     ae_log_escape_json(&b, in, len);
     int ok = text_is(b.buf, b.len, expected);
-    ae_logbuf_free(&b);
+    ae_strbuf_free(&b);
     return ok;
 }
 
 static int combined_escape_is(const char *in, const char *expected)
 {
-    ae_logbuf_t b = {NULL};
+    ae_strbuf_t b = {NULL};
     ae_log_escape_combined(&b, in, strlen(in));
     int ok = text_is(b.buf, b.len, expected);
-    ae_logbuf_free(&b);
+    ae_strbuf_free(&b);
     return ok;
 }
 
@@ -41,19 +41,19 @@ int main(void)
     ae_prom_family(&p, "x_total", "counter", "Help with a \\ backslash\nand a newline, \"quotes\" kept.");
     ok(text_is(p.buf, p.len, "# HELP x_total Help with a \\\\ backslash\\nand a newline, \"quotes\" kept.\n# TYPE x_total counter\n"),
        "HELP escapes backslash and newline, TYPE follows");
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
 
     ae_prom_u64(&p, "x_total", (ae_prom_labels_t){"site", "a\"b\\c\nd", "kind", "", NULL}, 42);
     ok(text_is(p.buf, p.len, "x_total{site=\"a\\\"b\\\\c\\nd\",kind=\"\"} 42\n"), "label values escape quote, backslash and newline");
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
 
     ae_prom_u64(&p, "y", NULL, 18446744073709551615ull);
     ok(text_is(p.buf, p.len, "y 18446744073709551615\n"), "no labels, no braces; full 64-bit values");
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
 
     ae_prom_seconds(&p, "s", NULL, 3000001);
     ok(text_is(p.buf, p.len, "s 3.000001\n"), "seconds from microseconds, exact");
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
 
     ae_histogram_t h = {{0}};
     ae_histogram_observe(&h, 500);      /* <= 1ms */
@@ -81,7 +81,7 @@ int main(void)
                "h_seconds_sum{site=\"s\"} 90.301500\n"
                "h_seconds_count{site=\"s\"} 4\n"),
        "histogram: cumulative buckets, +Inf = _count, _sum in seconds");
-    ae_prom_free(&p);
+    ae_strbuf_free(&p);
 
     ae_histogram_t a = {{0}}, b = {{0}}, sum = {{0}};
     ae_histogram_observe(&a, 2000);
