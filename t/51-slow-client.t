@@ -22,7 +22,7 @@ my $ae;
 
 # A fresh daemon per case: memory freed by one case would hide growth in the next.
 sub fresh_anyedge {
-    stop_anyedge($ae) if $ae;
+    stop_anyedge($ae) if $ae && $ae->{pid};
     $ae = start_anyedge(sites => [ { host => 'example.test', origin => $origin->{url} } ],
                         max_object_size => '1M');
 }
@@ -85,6 +85,20 @@ subtest 'a client that leaves while the origin is held back' => sub {
     ok(wait_until(5, sub { ($r = http(port => $ae->{port}, host => "example.test", path => "/after"))->{status} == 200 }),
        'anyedge keeps serving');
     is(stop_anyedge($ae), 0, 'and shuts down cleanly: no exchange left behind');
+};
+
+subtest 'a body of unknown length that outgrows max-object-size takes no new joiners' => sub {
+    fresh_anyedge();
+    # chunked, cacheable, 4 MiB: the origin sends half of it, pauses 2 s, then the rest
+    my $path = '/grows?size=4194304&chunked=1&body-delay=2';
+    my $first = AnyEdgeTest::_curl_start(port => $ae->{port}, host => 'example.test', paths => [$path]);
+    ok(wait_until(5, sub { origin_count($origin, $path) == 1 }), 'the first request is fetching');
+    sleep 0.5; # 2 MiB of it are in, more than max-object-size (1M)
+    my $second = http(port => $ae->{port}, host => 'example.test', path => $path);
+    my ($r1) = AnyEdgeTest::_curl_finish($first);
+    body_is($r1->{body}, expected_body(4194304), 'the first gets every byte');
+    body_is($second->{body}, expected_body(4194304), 'so does the second');
+    is(origin_count($origin, $path), 2, 'which fetched on its own instead of joining the first (whose body would all be kept for it)');
 };
 
 done_testing();
