@@ -42,18 +42,9 @@ static limits_conf_t limits = DEFAULT_LIMITS;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t open_connections;           /* under lock */
 static addr_count_t *clients[ADDR_BUCKETS]; /* under lock */
-static time_t warned_at[4];                 /* per kind of refusal; racy on purpose: only for rate-limiting logs */
+static time_t warned_at[4];                 /* per kind of refusal, for ae_log_warn_each_second */
 
 enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL };
-
-static void warn_once_a_second(int kind, const char *fmt, unsigned long long n)
-{
-    time_t now = time(NULL);
-    if (warned_at[kind] == now)
-        return;
-    warned_at[kind] = now;
-    ae_log_warn(fmt, n);
-}
 
 /* The address bytes of the connection's peer (IPv4-mapped IPv6 as IPv4); 0 if unknown. */
 static size_t peer_bytes(h2o_socket_t *sock, uint8_t *out)
@@ -95,7 +86,8 @@ ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
     pthread_mutex_lock(&lock);
     if (open_connections >= limits.connections) {
         pthread_mutex_unlock(&lock);
-        warn_once_a_second(WARN_CONNECTIONS, "limits.connections (%llu) reached: new connections are closed", limits.connections);
+        ae_log_warn_each_second(&warned_at[WARN_CONNECTIONS], "limits.connections (%llu) reached: new connections are closed",
+                                (unsigned long long)limits.connections);
         return NULL;
     }
     if (len != 0) {
@@ -105,9 +97,9 @@ ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
                 break;
         if (client != NULL && client->count >= limits.per_client) {
             pthread_mutex_unlock(&lock);
-            warn_once_a_second(WARN_PER_CLIENT,
-                               "limits.connections-per-client (%llu) reached by a client: its new connections are closed",
-                               limits.per_client);
+            ae_log_warn_each_second(&warned_at[WARN_PER_CLIENT],
+                                    "limits.connections-per-client (%llu) reached by a client: its new connections are closed",
+                                    (unsigned long long)limits.per_client);
             return NULL;
         }
         if (client == NULL) {
@@ -153,14 +145,15 @@ int ae_limits_check_request(h2o_req_t *req)
     for (size_t i = 0; i != req->headers.size; ++i)
         bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
     if (req->headers.size > limits.header_count || bytes > limits.header_bytes) {
-        warn_once_a_second(WARN_HEAD, "a request head over limits.header-count or limits.header-size (%llu headers) refused: 431",
-                           (unsigned long long)req->headers.size);
+        ae_log_warn_each_second(&warned_at[WARN_HEAD],
+                                "a request head over limits.header-count or limits.header-size (%llu headers) refused: 431",
+                                (unsigned long long)req->headers.size);
         h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "anyedge: too many or too large request headers\n", 0);
         return -1;
     }
     if (req->path.len > limits.url_length) {
-        warn_once_a_second(WARN_URL, "a request target of %llu bytes (over limits.url-length) refused: 414",
-                           (unsigned long long)req->path.len);
+        ae_log_warn_each_second(&warned_at[WARN_URL], "a request target of %llu bytes (over limits.url-length) refused: 414",
+                                (unsigned long long)req->path.len);
         h2o_send_error_generic(req, 414, "URI Too Long", "anyedge: the request target is too long\n", 0);
         return -1;
     }

@@ -10,25 +10,42 @@
 
 static const char *level_names[] = {"error", "warn", "info"};
 
-void ae_log(ae_log_level_t level, const char *fmt, ...)
+static void log_line(ae_log_level_t level, const char *fmt, va_list args)
 {
     char line[2048];
     struct timespec now;
     struct tm tm;
     size_t len;
-    va_list args;
 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);
     len += snprintf(line + len, sizeof(line) - len, " [%s] ", level_names[level]);
-    va_start(args, fmt);
     int n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, args);
-    va_end(args);
     len = n < 0 ? len : len + (size_t)n;
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
     ssize_t unused = write(2, line, len);
     (void)unused;
+}
+
+void ae_log(ae_log_level_t level, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    log_line(level, fmt, args);
+    va_end(args);
+}
+
+void ae_log_warn_each_second(time_t *last_at, const char *fmt, ...)
+{
+    time_t now = time(NULL);
+    if (*last_at == now)
+        return;
+    *last_at = now;
+    va_list args;
+    va_start(args, fmt);
+    log_line(AE_LOG_WARN, fmt, args);
+    va_end(args);
 }

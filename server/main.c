@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "server/framing.h"
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/reload.h"
@@ -102,7 +103,7 @@ static int run(ae_server_t *srv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     ae_router_register(srv);
-    if (init_modules(srv) != 0)
+    if (ae_framing_init() != 0 || init_modules(srv) != 0)
         return 1;
     if (ae_workers_open(srv) != 0 || ae_privileges_drop(srv) != 0 || ae_workers_start(srv) != 0)
         return 1;

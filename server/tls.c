@@ -4,16 +4,17 @@
  * Site keys: tls.certificate and tls.key (a PEM file each, or lists of the same length: e.g. an RSA
  * and an ECDSA certificate; OpenSSL keeps one of each key type per context and serves the one the
  * client's signature algorithms allow), tls.ocsp-response (a DER OCSP response stapled when the
- * client asks). Global keys: tls.min-version ("1.2", the default, or "1.3") and tls.ciphers (the
- * TLS 1.2 cipher list; TLS 1.3 uses OpenSSL's suites).
+ * client asks). Global keys: tls.min-version ("1.2", the default, or "1.3"), tls.ciphers (the
+ * TLS 1.2 cipher list; TLS 1.3 uses OpenSSL's suites) and tls.ticket-rotation (1h).
  *
  * Every site with a certificate gets its own SSL_CTX; a TLS listener starts with the first such
  * site's, and the SNI callback switches to the site whose host or alias is the server name, else to
  * a site whose certificate names it (exactly, or by a wildcard "*.example.com" for one label). ALPN
  * offers h2 and http/1.1 (h2o's accept then speaks HTTP/2 when h2 was chosen). Session resumption
  * uses tickets only (no server-side cache): the ticket keys are random per process and rotate every
- * hour; a ticket is accepted under the current or the previous key, so it lives one to two hours,
- * and a restart (or a reload, which is a new process) invalidates every ticket.
+ * tls.ticket-rotation; a ticket is accepted under the current or the previous key, a session lasts
+ * two rotations from its full handshake (the contexts' timeout), and a restart (or a reload, which
+ * is a new process) invalidates every ticket.
  *
  * Contexts are built on the main thread at config time (so `anyedge -t` checks certificates and
  * keys); the callbacks run on worker threads and only read them, except the ticket keys (a mutex).
@@ -37,7 +38,7 @@
 #define DEFAULT_CIPHERS                                                                                                                    \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#define TICKET_KEY_ROTATION_S 3600
+#define DEFAULT_TICKET_ROTATION_S 3600
 #define SESSION_ID_CONTEXT "anyedge"
 
 extern ae_module_t ae_tls_module;
@@ -63,10 +64,11 @@ typedef struct {
 
 static struct {
     int min_version;
+    time_t ticket_rotation_s;
     char *ciphers;
     H2O_VECTOR(sni_entry_t) hosts, cert_names;
     SSL_CTX *default_ctx;
-} tls = {.min_version = TLS1_2_VERSION};
+} tls = {.min_version = TLS1_2_VERSION, .ticket_rotation_s = DEFAULT_TICKET_ROTATION_S};
 
 static const h2o_iovec_t alpn_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL}};
 
@@ -102,7 +104,7 @@ static int on_ticket_key(SSL *ssl, unsigned char key_name[16], unsigned char iv[
     int ret = 0;
 
     pthread_mutex_lock(&ticket_lock);
-    if (ticket_keys[0].created == 0 || now - ticket_keys[0].created >= TICKET_KEY_ROTATION_S) {
+    if (ticket_keys[0].created == 0 || now - ticket_keys[0].created >= tls.ticket_rotation_s) {
         ticket_keys[1] = ticket_keys[0];
         new_ticket_key(&ticket_keys[0], now);
     }
@@ -275,6 +277,17 @@ static int set_ciphers(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
     return 0;
 }
 
+static int set_ticket_rotation(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
+{
+    uint64_t ms;
+    if (ae_config_duration_ms(cf, value, &ms) != 0)
+        return -1;
+    if (ms < 1000 || ms % 1000 != 0 || ms > 7 * 86400 * 1000)
+        return ae_config_error(cf, value, "'tls.ticket-rotation': whole seconds from 1s to 7d");
+    tls.ticket_rotation_s = (time_t)(ms / 1000);
+    return 0;
+}
+
 /* OpenSSL's reason for the last failure, or the file's own error when it cannot be read. */
 static const char *why(const char *path)
 {
@@ -353,7 +366,7 @@ static SSL_CTX *new_server_ctx(void)
     SSL_CTX_set_cipher_list(ctx, tls.ciphers != NULL ? tls.ciphers : DEFAULT_CIPHERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SESSION_ID_CONTEXT, sizeof(SESSION_ID_CONTEXT) - 1);
-    SSL_CTX_set_timeout(ctx, 2 * TICKET_KEY_ROTATION_S);
+    SSL_CTX_set_timeout(ctx, 2 * tls.ticket_rotation_s);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
     SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -473,6 +486,7 @@ static void on_dispose(ae_server_t *srv)
     tls.ciphers = NULL;
     tls.default_ctx = NULL;
     tls.min_version = TLS1_2_VERSION;
+    tls.ticket_rotation_s = DEFAULT_TICKET_ROTATION_S;
 }
 
 static const ae_directive_t directives[] = {
@@ -481,6 +495,7 @@ static const ae_directive_t directives[] = {
     {"tls.ocsp-response", AE_SCOPE_SITE, set_ocsp_response},
     {"tls.min-version", AE_SCOPE_GLOBAL, set_min_version},
     {"tls.ciphers", AE_SCOPE_GLOBAL, set_ciphers},
+    {"tls.ticket-rotation", AE_SCOPE_GLOBAL, set_ticket_rotation},
     {NULL},
 };
 

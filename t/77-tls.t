@@ -1,13 +1,15 @@
 # t/77-tls.t -- TLS listeners: certificates chosen by SNI (per site, a wildcard, RSA and ECDSA on one
-# site), TLS 1.2 and 1.3 only (1.1 refused; tls.min-version), session resumption with tickets, ALPN
-# h2 with cache hits over HTTP/2, h2load over h2 and h2c prior knowledge on a plain listener, an
-# OCSP response stapled from a file, and the start-up errors for certificates and keys.
+# site), TLS 1.2 and 1.3 only (1.1 refused; tls.min-version), session resumption with tickets and
+# the rotation of their keys (tls.ticket-rotation), ALPN h2 with cache hits over HTTP/2, h2load
+# over h2 and h2c prior knowledge on a plain listener, an OCSP response stapled from a file, and
+# the start-up errors for certificates and keys.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use AnyEdgeTest;
 use Test::More;
+use Time::HiRes ();
 
 for my $tool (qw(openssl h2load)) {
     plan skip_all => "$tool is not installed" unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
@@ -151,6 +153,38 @@ subtest 'tls.min-version: 1.3' => sub {
     $out = `echo | timeout 10 openssl s_client -connect 127.0.0.1:$port -servername b.test 2>&1`;
     like($out, qr/New, TLSv1\.3/, 'TLS 1.3 is accepted');
     is(stop_anyedge($ae13), 0, 'stopped');
+};
+
+subtest 'ticket keys rotate (tls.ticket-rotation)' => sub {
+    my $port = empty_port();
+    my $aer = start_anyedge(sites => [ $sites[1] ], extra_listen => [ { address => "127.0.0.1:$port", tls => 'true' } ],
+                            extra_yaml => "tls:\n  ticket-rotation: 3s\n");
+    my $handshake = sub {
+        my ($sessions) = @_;
+        return `echo | timeout 10 openssl s_client -connect 127.0.0.1:$port -servername b.test -tls1_2 $sessions 2>&1`;
+    };
+    my $sleep_until = sub { my ($t) = @_; my $left = $t - Time::HiRes::time(); Time::HiRes::sleep($left) if $left > 0 };
+    # Tickets live at most two rotations; a session also lasts at most two rotations from its full
+    # handshake (the SSL_CTX timeout), so the ticket made at 2 s (5.5 s old at the end, under the
+    # first key) tells the key's end apart from the session's.
+    my ($at0, $at2, $at4) = map { "$dir/rotation-$_.pem" } qw(0 2 4);
+    my $t0 = Time::HiRes::time();
+    like($handshake->("-sess_out $at0"), qr/New, TLSv1\.2/, 'a full handshake: the first ticket key is made now');
+    like($handshake->("-sess_in $at0"), qr/Reused, TLSv1\.2/, 'its ticket resumes at once');
+    $sleep_until->($t0 + 2);
+    like($handshake->("-sess_out $at2"), qr/New, TLSv1\.2/, 'another full handshake at 2 s, still under the first key');
+    $sleep_until->($t0 + 4);
+    like($handshake->("-sess_in $at0"), qr/Reused, TLSv1\.2/, 'one rotation later (4 s) the first ticket still resumes');
+    like($handshake->("-sess_out $at4"), qr/New, TLSv1\.2/, 'a full handshake at 4 s, under the second key');
+    $sleep_until->($t0 + 7.5);
+    like($handshake->("-sess_in $at2"), qr/New, TLSv1\.2/, 'two rotations later (7.5 s) a ticket under the first key does not');
+    like($handshake->("-sess_in $at4"), qr/Reused, TLSv1\.2/, 'one under the second key still does');
+    is(stop_anyedge($aer), 0, 'stopped');
+    my ($exit, $stderr) = run_anyedge_check(write_config($dir, config_yaml(
+        sites => [ $sites[1] ], port => empty_port(), cache_path => "$dir/unused", extra_yaml => "tls:\n  ticket-rotation: 500ms\n"),
+        'rotation.conf'));
+    is($exit, 1, 'a rotation under a second: anyedge -t fails');
+    like($stderr, qr/:\d+: 'tls\.ticket-rotation': whole seconds from 1s to 7d/, '  with FILE:LINE');
 };
 
 subtest 'start-up errors for certificates and keys' => sub {

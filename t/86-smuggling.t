@@ -1,8 +1,10 @@
 # t/86-smuggling.t -- request framing that could desynchronise a proxy and its origin. Refused with
-# 400 before anything reaches the origin: an unknown or doubled transfer coding, a malformed
-# Content-Length. And whatever the client's framing, the origin gets anyedge's own: one request
-# with a Content-Length for the body anyedge read, never the client's Transfer-Encoding, so bytes
-# a client hides in a body never become a request of their own at the origin.
+# 400 and a closed connection before anything reaches the origin: Content-Length with
+# Transfer-Encoding, two Content-Lengths, two Transfer-Encodings, an unknown or listed transfer
+# coding, a malformed Content-Length, Transfer-Encoding in HTTP/1.0, two Hosts, a missing or
+# malformed Host, a folded header line. And whatever the client's framing, the origin gets
+# anyedge's own: one request with a Content-Length for the body anyedge read, never the client's
+# Transfer-Encoding, so bytes a client hides in a body never become a request of their own.
 use strict;
 use warnings;
 use FindBin;
@@ -25,28 +27,51 @@ sub raw {
     return $answer;
 }
 
+# How many responses (status lines) an answer holds.
+sub responses { my ($answer, $status) = @_; return scalar(() = $answer =~ m{HTTP/1\.1 $status }g) }
+
+# Each case: what it is, the request line's version and the head's lines after the request line
+# (Host: example.test is added unless the case is about Host), and what follows the head. Each
+# request is followed by a second, well-formed one on the same connection, which must never be read.
 my @refused = (
-    ['unknown transfer coding', "Transfer-Encoding: xchunked\r\n\r\nhello"],
-    ['chunked not the only coding', "Transfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
-    ['a signed Content-Length', "Content-Length: +5\r\n\r\nhello"],
-    ['a Content-Length that is not a number', "Content-Length: 5x\r\n\r\nhello"],
+    ['unknown transfer coding', '1.1', ["Transfer-Encoding: xchunked"], "hello"],
+    ['chunked not the only coding', '1.1', ["Transfer-Encoding: chunked, identity"], "5\r\nhello\r\n0\r\n\r\n"],
+    ['a signed Content-Length', '1.1', ["Content-Length: +5"], "hello"],
+    ['a Content-Length that is not a number', '1.1', ["Content-Length: 5x"], "hello"],
+    ['Content-Length then Transfer-Encoding', '1.1', ["Content-Length: 40", "Transfer-Encoding: chunked"], "0\r\n\r\n"],
+    ['Transfer-Encoding then Content-Length', '1.1', ["Transfer-Encoding: chunked", "Content-Length: 5"], "0\r\n\r\n"],
+    ['two different Content-Lengths', '1.1', ["Content-Length: 5", "Content-Length: 0"], "hello"],
+    ['two equal Content-Lengths', '1.1', ["Content-Length: 5", "Content-Length: 5"], "hello"],
+    ['two Transfer-Encodings', '1.1', ["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"], "0\r\n\r\n"],
+    ['Transfer-Encoding in HTTP/1.0', '1.0', ["Transfer-Encoding: chunked"], "0\r\n\r\n"],
+    ['two Hosts', '1.1', ["Host: example.test", "Host: other.test"], ""],
+    ['no Host in HTTP/1.1', '1.1', [], ""],
+    ['a Host with a path', '1.1', ["Host: example.test/x"], ""],
+    ['a folded header line', '1.1', ["X-Note: one", " two"], ""],
+    ['a space before the colon', '1.1', ["Content-Length : 5"], "hello"],
 );
 for my $case (@refused) {
-    my ($what, $rest) = @$case;
+    my ($what, $version, $lines, $body) = @$case;
     (my $tag = $what) =~ s/\W+/-/g;
-    my $answer = raw("POST /refused-$tag HTTP/1.1\r\nHost: example.test\r\n$rest");
+    my @head = grep({ /^Host/ } @$lines) || $what =~ /Host/ ? @$lines : ("Host: example.test", @$lines);
+    my $answer = raw("POST /refused-$tag HTTP/$version\r\n" . join('', map { "$_\r\n" } @head) . "\r\n$body"
+                     . "GET /second-$tag HTTP/1.1\r\nHost: example.test\r\n\r\n");
     like($answer, qr{\AHTTP/1\.1 400 }, "$what: 400");
-    is(origin_count($origin, "/refused-$tag"), 0, "  and nothing reached the origin");
+    like($answer, qr{^Connection: close\r$}m, '  with Connection: close');
+    is(responses($answer, '\d{3}'), 1, '  and one answer: nothing after the head is read as a request');
+    is(origin_count($origin, "/refused-$tag") + origin_count($origin, "/second-$tag"), 0, '  and nothing reached the origin');
 }
+like(slurp($ae->{stderr_log}), qr/\[warn\] a request with both Content-Length and Transfer-Encoding refused: 400/, 'a refusal is logged');
 
-subtest 'Content-Length and Transfer-Encoding together' => sub {
-    my $answer = raw("POST /both?echo=1 HTTP/1.1\r\nHost: example.test\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     . "0\r\n\r\nGET /hidden HTTP/1.1\r\nHost: example.test\r\n\r\n");
-    my ($echo) = $answer =~ /\r\n\r\n(POST \/both.*?)(?=HTTP\/1\.1 |\z)/s;
+subtest 'well-formed requests around them still pass' => sub {
+    my $answer = raw("POST /fine?echo=1 HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     . "5\r\nhello\r\n0\r\n\r\n" . "GET /fine-too HTTP/1.1\r\nHost: example.test:$ae->{port}\r\n\r\n");
+    is(responses($answer, 200), 2, 'a chunked POST and the GET after it on the same connection: 200 both');
+    my ($echo) = $answer =~ /\r\n\r\n(POST \/fine.*?)(?=HTTP\/1\.1 |\z)/s;
     ok(defined $echo, 'the origin got the POST') or return diag($answer);
-    like($echo, qr/^Content-Length: 0$/m, 'framed by anyedge: the chunked body (empty), not the 40 bytes the client claimed');
+    like($echo, qr/^Content-Length: 5$/m, 'framed by anyedge: a Content-Length for the chunked body');
     unlike($echo, qr/^Transfer-Encoding/mi, 'no Transfer-Encoding to the origin');
-    unlike($echo, qr/GET \/hidden/, 'the hidden bytes are not in the body the origin got');
+    like(raw("GET /old HTTP/1.0\r\n\r\n"), qr{\AHTTP/1\.1 \d{3} }, 'HTTP/1.0 without Host is still answered');
 };
 
 done_testing();

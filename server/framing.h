@@ -1,0 +1,28 @@
+/*
+ * HTTP/1 request framing that two HTTP implementations could read differently, refused before h2o
+ * acts on it: libh2o 2.2.5 takes the first of two Content-Lengths, the chunks when Transfer-Encoding
+ * comes with a Content-Length, the last of two Hosts, and hides those headers from every handler.
+ * A proxy in front of anyedge that read the same bytes the other way could hide a request in a body.
+ */
+#ifndef ANYEDGE_FRAMING_H
+#define ANYEDGE_FRAMING_H
+
+#include <stddef.h>
+
+/* One header line as picohttpparser (inside libh2o) returns it: name is NULL for a folded line. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Why a parsed HTTP/1.minor_version request head must be refused (400), or NULL when its framing
+ * and Host are unambiguous. Pure; any thread. */
+const char *ae_framing_problem(int minor_version, const struct phr_header *headers, size_t count);
+
+/* Checks at startup that libh2o's HTTP/1 server calls the checked parser; -1 (logged) if not.
+ * Main thread, before the workers start. */
+int ae_framing_init(void);
+
+#endif
