@@ -19,7 +19,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = config cache_control conditional record chunked
 # The tests that exercise the request paths, for `make valgrind`.
-VALGRIND_TESTS = $(wildcard t/20-*.t t/21-*.t t/30-*.t t/50-*.t t/6[0-9]-*.t)
+VALGRIND_TESTS = $(wildcard t/20-*.t t/21-*.t t/30-*.t t/50-*.t t/6[0-9]-*.t t/84-*.t t/86-*.t)
 
 .PHONY: all deps build run test deb clean fuzz valgrind
 
