@@ -41,6 +41,35 @@ void ae_strbuf_appendf(ae_strbuf_t *b, const char *fmt, ...)
     b->len += n > 0 ? (size_t)n : 0;
 }
 
+void ae_strbuf_append_escaped(ae_strbuf_t *b, const char *s, size_t len, const char *hex_prefix)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t prefix_len = strlen(hex_prefix);
+    char *dst = ae_strbuf_reserve(b, len * (prefix_len + 2));
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *dst++ = '\\';
+            *dst++ = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            *dst++ = (char)c;
+        } else {
+            memcpy(dst, hex_prefix, prefix_len);
+            dst[prefix_len] = hex[c >> 4];
+            dst[prefix_len + 1] = hex[c & 15];
+            dst += prefix_len + 2;
+        }
+    }
+    b->len = dst - b->buf;
+}
+
+void ae_strbuf_append_json_string(ae_strbuf_t *b, const char *s, size_t len)
+{
+    ae_strbuf_append(b, "\"", 1);
+    ae_strbuf_append_escaped(b, s, len, "\\u00");
+    ae_strbuf_append(b, "\"", 1);
+}
+
 void ae_strbuf_free(ae_strbuf_t *b)
 {
     free(b->buf);

@@ -27,43 +27,6 @@ static void put(ae_strbuf_t *out, const char *s)
     ae_strbuf_append(out, s, strlen(s));
 }
 
-/* ---- escaping ---- */
-
-static const char hex[] = "0123456789abcdef";
-
-/* Escapes `"` and `\` with a backslash, and other bytes outside printable ASCII as `prefix` and two
- * hex digits. */
-static void escape(ae_strbuf_t *out, const char *s, size_t len, const char *prefix)
-{
-    size_t prefix_len = strlen(prefix);
-    char *dst = ae_strbuf_reserve(out, len * (prefix_len + 2));
-    for (size_t i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *dst++ = '\\';
-            *dst++ = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            *dst++ = (char)c;
-        } else {
-            memcpy(dst, prefix, prefix_len);
-            dst[prefix_len] = hex[c >> 4];
-            dst[prefix_len + 1] = hex[c & 15];
-            dst += prefix_len + 2;
-        }
-    }
-    out->len = dst - out->buf;
-}
-
-void ae_log_escape_json(ae_strbuf_t *out, const char *s, size_t len)
-{
-    escape(out, s, len, "\\u00");
-}
-
-void ae_log_escape_combined(ae_strbuf_t *out, const char *s, size_t len)
-{
-    escape(out, s, len, "\\x");
-}
-
 /* ---- what the request tells ---- */
 
 static void client_address(h2o_req_t *req, char *buf, size_t size)
@@ -149,7 +112,7 @@ static void combined_field(ae_strbuf_t *out, h2o_iovec_t v)
 {
     put(out, "\"");
     if (v.base != NULL)
-        ae_log_escape_combined(out, v.base, v.len);
+        ae_strbuf_append_escaped(out, v.base, v.len, "\\x");
     else
         put(out, "-");
     put(out, "\"");
@@ -158,9 +121,9 @@ static void combined_field(ae_strbuf_t *out, h2o_iovec_t v)
 static void format_combined(ae_strbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
 {
     ae_strbuf_appendf(out, "%s - - [%s] \"", client, clock->combined);
-    ae_log_escape_combined(out, req->input.method.base, req->input.method.len);
+    ae_strbuf_append_escaped(out, req->input.method.base, req->input.method.len, "\\x");
     put(out, " ");
-    ae_log_escape_combined(out, req->input.path.base, req->input.path.len);
+    ae_strbuf_append_escaped(out, req->input.path.base, req->input.path.len, "\\x");
     ae_strbuf_appendf(out, " %s\" %d %zu ", protocol(req), req->res.status, req->bytes_sent);
     combined_field(out, request_header(req, H2O_TOKEN_REFERER));
     put(out, " ");
@@ -175,9 +138,7 @@ static void json_string(ae_strbuf_t *out, const char *key, h2o_iovec_t v)
         put(out, "null");
         return;
     }
-    put(out, "\"");
-    ae_log_escape_json(out, v.base, v.len);
-    put(out, "\"");
+    ae_strbuf_append_json_string(out, v.base, v.len);
 }
 
 static void json_seconds(ae_strbuf_t *out, const char *key, int64_t us)

@@ -21,11 +21,4 @@ typedef struct ae_log_clock {
 /* Appends the line (newline included) for a request h2o is about to free. */
 void ae_log_format_line(ae_strbuf_t *out, ae_log_format_t format, ae_log_clock_t *clock, h2o_req_t *req);
 
-/* Escaping, for values taken from the request: JSON string contents (quotes not included; bytes
- * outside printable ASCII as \u00XX, the byte's value, so every line is valid JSON whatever the
- * client sent), and the combined format's quoted fields (`"` and `\` escaped, other bytes outside
- * printable ASCII as \xHH, as nginx does). */
-void ae_log_escape_json(ae_strbuf_t *out, const char *s, size_t len);
-void ae_log_escape_combined(ae_strbuf_t *out, const char *s, size_t len);
-
 #endif

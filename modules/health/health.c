@@ -28,6 +28,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/reload.h"
+#include "server/strbuf.h"
 #include "server/clock.h"
 
 #define TICK_MS 100
@@ -58,67 +59,50 @@ static struct {
 
 /* ---- the health thread ---- */
 
-static void json_string(char *buf, size_t size, const char *s)
-{
-    size_t len = strlen(buf);
-    if (len + 2 >= size)
-        return;
-    buf[len++] = '"';
-    for (; *s != '\0' && len + 8 < size; ++s) {
-        if (*s == '"' || *s == '\\')
-            len += snprintf(buf + len, size - len, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            len += snprintf(buf + len, size - len, "\\u%04x", *s);
-        else
-            buf[len++] = *s;
-    }
-    buf[len++] = '"';
-    buf[len] = '\0';
-}
-
-#define APPEND(...) snprintf(buf + strlen(buf), size - strlen(buf), __VA_ARGS__)
-
 static int in_takeover_grace(uint64_t now);
 
-static void describe(char *buf, size_t size, uint64_t now)
+static void describe(ae_strbuf_t *out, uint64_t now)
 {
     const ae_health_machine_t *m = &health.machine;
     const ae_announcer_t *a = &health.announcer;
 
-    buf[0] = '\0';
+    out->len = 0;
     ae_route_t route = ae_health_machine_route(m);
-    APPEND("{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"takeover\":%s,\"checks\":[",
-           ae_health_state_name(m->state), (unsigned long long)(now - m->since), ae_route_name(route),
-           route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false",
-           in_takeover_grace(now) ? "true" : "false");
+    ae_strbuf_appendf(
+        out, "{\"state\":\"%s\",\"for_ms\":%llu,\"route\":\"%s\",\"announce\":%s,\"draining\":%s,\"takeover\":%s,\"checks\":[",
+        ae_health_state_name(m->state), (unsigned long long)(now - m->since), ae_route_name(route),
+        route != AE_ROUTE_WITHDRAWN ? "true" : "false", m->draining ? "true" : "false", in_takeover_grace(now) ? "true" : "false");
     size_t n = 0;
     for (int k = 0; k != AE_CHECK_COUNT; ++k) {
         const ae_health_check_t *c = &ae_health_conf.checks[k];
         if (!c->enabled)
             continue;
-        APPEND("%s{\"name\":\"%s\",\"on_fail\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":", n++ != 0 ? "," : "",
-               c->name, c->degrades ? "degrade" : "withdraw", m->checks[k].up ? "true" : "false",
-               !c->ran     ? "null"
-               : c->passed ? "\"pass\""
-                           : "\"fail\"",
-               (unsigned long long)c->took_ms);
-        json_string(buf, size, c->ran ? c->detail : "not run yet");
-        APPEND("}");
+        ae_strbuf_appendf(out, "%s{\"name\":\"%s\",\"on_fail\":\"%s\",\"up\":%s,\"last\":%s,\"took_ms\":%llu,\"detail\":",
+                          n++ != 0 ? "," : "", c->name, c->degrades ? "degrade" : "withdraw", m->checks[k].up ? "true" : "false",
+                          !c->ran     ? "null"
+                          : c->passed ? "\"pass\""
+                                      : "\"fail\"",
+                          (unsigned long long)c->took_ms);
+        const char *detail = c->ran ? c->detail : "not run yet";
+        ae_strbuf_append_json_string(out, detail, strlen(detail));
+        ae_strbuf_append(out, H2O_STRLIT("}"));
     }
-    APPEND("],\"held_down_ms\":%llu,\"announcer\":{\"driver\":\"%s\",\"state\":\"%s\",\"detail\":",
-           (unsigned long long)(m->held_until > now ? m->held_until - now : 0),
-           ae_announcer_driver_name(ae_health_conf.announcer.driver),
-           !a->attempted ? "pending"
-           : !a->known   ? "error"
-                         : ae_route_name(a->route));
-    json_string(buf, size, a->attempted ? a->detail : "");
-    APPEND(",\"prefixes\":[");
+    ae_strbuf_appendf(out, "],\"held_down_ms\":%llu,\"announcer\":{\"driver\":\"%s\",\"state\":\"%s\",\"detail\":",
+                      (unsigned long long)(m->held_until > now ? m->held_until - now : 0),
+                      ae_announcer_driver_name(ae_health_conf.announcer.driver),
+                      !a->attempted ? "pending"
+                      : !a->known   ? "error"
+                                    : ae_route_name(a->route));
+    const char *detail = a->attempted ? a->detail : "";
+    ae_strbuf_append_json_string(out, detail, strlen(detail));
+    ae_strbuf_append(out, H2O_STRLIT(",\"prefixes\":["));
     for (size_t i = 0; i != ae_health_conf.announcer.prefixes.size; ++i) {
         if (i != 0)
-            APPEND(",");
-        json_string(buf, size, ae_health_conf.announcer.prefixes.entries[i]);
+            ae_strbuf_append(out, H2O_STRLIT(","));
+        ae_strbuf_append_json_string(out, ae_health_conf.announcer.prefixes.entries[i],
+                                     strlen(ae_health_conf.announcer.prefixes.entries[i]));
     }
-    APPEND("]}}\n");
+    ae_strbuf_append(out, H2O_STRLIT("]}}\n"));
 }
 
 static void run_due_checks(uint64_t now)
@@ -189,7 +173,7 @@ static void keep_watchdog_fed(uint64_t now)
 
 static void *health_main(void *unused)
 {
-    char json[sizeof(health.json)];
+    ae_strbuf_t json = {NULL};
 
     pthread_setname_np(pthread_self(), "anyedge-health");
     while (1) {
@@ -207,10 +191,10 @@ static void *health_main(void *unused)
             ae_log_info("health: %s -> %s", ae_health_state_name(before), ae_health_state_name(health.machine.state));
         announce(ae_health_machine_route(&health.machine), now);
         keep_watchdog_fed(now);
-        describe(json, sizeof(json), now);
+        describe(&json, now);
 
         pthread_mutex_lock(&health.lock);
-        memcpy(health.json, json, sizeof(json));
+        snprintf(health.json, sizeof(health.json), "%.*s", (int)json.len, json.buf);
         health.json_status = ae_health_machine_route(&health.machine) != AE_ROUTE_WITHDRAWN ? 200 : 503;
         health.state = health.machine.state;
         health.route = health.announcer.route;
@@ -230,6 +214,7 @@ static void *health_main(void *unused)
     }
     if (health.announcer.attempted && !ae_reload_handing_over())
         announce(AE_ROUTE_WITHDRAWN, ae_monotonic_ms());
+    ae_strbuf_free(&json);
     return NULL;
 }
 

@@ -79,7 +79,7 @@ static void unlink_retry(retry_t *r)
     free(r);
 }
 
-void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, char **json)
+void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, ae_strbuf_t *json)
 {
     size_t n = ae_purge_conf.peers.size;
     retry_t *mine[n + 1];
@@ -128,15 +128,15 @@ void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, cha
         nanosleep(&ts, NULL);
     }
     for (size_t i = 0; i != n; ++i) {
-        char *grown;
-        int len = states[i] == PEER_DONE
-                      ? asprintf(&grown, "%s%s{\"peer\":\"%s\",\"state\":\"done\",\"purged\":%ld}", *json, i != 0 ? "," : "",
-                                 ae_purge_conf.peers.entries[i].url, purged[i])
-                      : asprintf(&grown, "%s%s{\"peer\":\"%s\",\"state\":\"%s\",\"error\":\"%s\"}", *json, i != 0 ? "," : "",
-                                 ae_purge_conf.peers.entries[i].url, states[i] == PEER_RETRYING ? "retrying" : "failed", errors[i]);
-        if (len >= 0) {
-            free(*json);
-            *json = grown;
+        const char *url = ae_purge_conf.peers.entries[i].url;
+        ae_strbuf_append(json, i != 0 ? ",{\"peer\":" : "{\"peer\":", i != 0 ? 9 : 8);
+        ae_strbuf_append_json_string(json, url, strlen(url));
+        if (states[i] == PEER_DONE) {
+            ae_strbuf_appendf(json, ",\"state\":\"done\",\"purged\":%ld}", purged[i]);
+        } else {
+            ae_strbuf_appendf(json, ",\"state\":\"%s\",\"error\":", states[i] == PEER_RETRYING ? "retrying" : "failed");
+            ae_strbuf_append_json_string(json, errors[i], strlen(errors[i]));
+            ae_strbuf_append(json, "}", 1);
         }
     }
     free(query);

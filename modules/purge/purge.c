@@ -374,7 +374,7 @@ static ssize_t find_seen(const char *id)
 static void process(purge_op_t *op)
 {
     ssize_t seen = find_seen(op->order.id);
-    char *peers = strdup("");
+    ae_strbuf_t peers = {NULL};
     int duplicate = seen != -1;
 
     if (duplicate) {
@@ -394,18 +394,14 @@ static void process(purge_op_t *op)
         if (op->rc == 0 && !op->forwarded && ae_purge_conf.peers.size != 0)
             ae_fleet_forward(&op->order, op->wait ? ae_monotonic_ms() + ae_purge_conf.wait_timeout_ms : 0, &peers);
     }
-    char *target_json = malloc(strlen(op->order.target) * 6 + 3), *p = target_json;
-    *p++ = '"';
-    for (const char *s = op->order.target; *s != '\0'; ++s)
-        p += *s == '"' || *s == '\\' ? sprintf(p, "\\%c", *s) : (unsigned char)*s < 0x20 ? sprintf(p, "\\u%04x", *s) : (*p = *s, 1);
-    strcpy(p, "\"");
-    if (asprintf(&op->json,
-                 "{\"id\":\"%s\",\"what\":\"%s\",\"target\":%s,\"soft\":%s,\"purged\":%zu,\"duplicate\":%s,\"peers\":[%s]}\n",
-                 op->order.id, what_names[op->order.what], target_json, op->order.soft ? "true" : "false", op->count,
-                 duplicate ? "true" : "false", peers) < 0)
-        op->json = strdup("{}\n");
-    free(target_json);
-    free(peers);
+    ae_strbuf_t json = {NULL};
+    ae_strbuf_appendf(&json, "{\"id\":\"%s\",\"what\":\"%s\",\"target\":", op->order.id, what_names[op->order.what]);
+    ae_strbuf_append_json_string(&json, op->order.target, strlen(op->order.target));
+    ae_strbuf_appendf(&json, ",\"soft\":%s,\"purged\":%zu,\"duplicate\":%s,\"peers\":[%.*s]}\n", op->order.soft ? "true" : "false",
+                      op->count, duplicate ? "true" : "false", (int)peers.len, peers.len != 0 ? peers.buf : "");
+    ae_strbuf_append(&json, "", 1); /* the NUL: op->json is a C string */
+    op->json = json.buf;
+    ae_strbuf_free(&peers);
     h2o_multithread_send_message(&op->receiver->super, &op->message);
 }
 

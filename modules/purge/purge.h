@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include "server/server.h"
+#include "server/strbuf.h"
 
 typedef enum { AE_PURGE_URL, AE_PURGE_BY_PREFIX, AE_PURGE_BY_TAG } ae_purge_what_t;
 
@@ -39,8 +40,8 @@ char *ae_purge_order_query(const ae_purge_order_t *order, int forwarded);
 
 /* fleet.c, purge thread only: sends the order to every peer once; those that failed are retried with
  * a growing delay for retry_for_ms. With a deadline (wait), retries until then before returning.
- * Appends the peers' states (JSON objects, comma-separated) to *json, a malloc'ed string. */
-void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, char **json);
+ * Appends the peers' states (JSON objects, comma-separated) to json. */
+void ae_fleet_forward(const ae_purge_order_t *order, uint64_t wait_until_ms, ae_strbuf_t *json);
 /* Retries what is due; returns when the next retry is due (UINT64_MAX: none). */
 uint64_t ae_fleet_retry_due(uint64_t now_ms);
 void ae_fleet_dispose(void);

@@ -1,11 +1,11 @@
 /*
  * Unit tests of the text that metrics and access logs write: Prometheus exposition (HELP/TYPE,
  * label escaping, cumulative histogram buckets with +Inf = _count, exact seconds) and the access
- * log's escaping (JSON strings, the combined format's quoted fields).
+ * log's escaping (server/strbuf: JSON strings, the combined format's quoted fields).
  */
 #include <string.h>
-#include "modules/accesslog/format.h"
 #include "modules/metrics/prom.h"
+#include "server/strbuf.h"
 #include "t/unit/tap.h"
 
 static int text_is(const char *got, size_t len, const char *expected)
@@ -19,7 +19,7 @@ static int text_is(const char *got, size_t len, const char *expected)
 static int json_escape_is(const char *in, size_t len, const char *expected)
 {
     ae_strbuf_t b = {NULL};
-    ae_log_escape_json(&b, in, len);
+    ae_strbuf_append_json_string(&b, in, len);
     int ok = text_is(b.buf, b.len, expected);
     ae_strbuf_free(&b);
     return ok;
@@ -28,7 +28,7 @@ static int json_escape_is(const char *in, size_t len, const char *expected)
 static int combined_escape_is(const char *in, const char *expected)
 {
     ae_strbuf_t b = {NULL};
-    ae_log_escape_combined(&b, in, strlen(in));
+    ae_strbuf_append_escaped(&b, in, strlen(in), "\\x");
     int ok = text_is(b.buf, b.len, expected);
     ae_strbuf_free(&b);
     return ok;
@@ -39,12 +39,14 @@ int main(void)
     ae_prom_t p = {NULL};
 
     ae_prom_family(&p, "x_total", "counter", "Help with a \\ backslash\nand a newline, \"quotes\" kept.");
-    ok(text_is(p.buf, p.len, "# HELP x_total Help with a \\\\ backslash\\nand a newline, \"quotes\" kept.\n# TYPE x_total counter\n"),
+    ok(text_is(p.buf, p.len,
+               "# HELP x_total Help with a \\\\ backslash\\nand a newline, \"quotes\" kept.\n# TYPE x_total counter\n"),
        "HELP escapes backslash and newline, TYPE follows");
     ae_strbuf_free(&p);
 
     ae_prom_u64(&p, "x_total", (ae_prom_labels_t){"site", "a\"b\\c\nd", "kind", "", NULL}, 42);
-    ok(text_is(p.buf, p.len, "x_total{site=\"a\\\"b\\\\c\\nd\",kind=\"\"} 42\n"), "label values escape quote, backslash and newline");
+    ok(text_is(p.buf, p.len, "x_total{site=\"a\\\"b\\\\c\\nd\",kind=\"\"} 42\n"),
+       "label values escape quote, backslash and newline");
     ae_strbuf_free(&p);
 
     ae_prom_u64(&p, "y", NULL, 18446744073709551615ull);
@@ -91,11 +93,11 @@ int main(void)
     ae_histogram_merge(&sum, &b);
     ok(sum.buckets[1] == 2 && sum.buckets[4] == 1 && sum.sum_us == 24000, "merging threads' histograms adds them");
 
-    ok(json_escape_is("plain /a?b=1", 12, "plain /a?b=1"), "JSON: printable ASCII as it is");
-    ok(json_escape_is("q\"b\\", 4, "q\\\"b\\\\"), "JSON: quote and backslash escaped");
-    ok(json_escape_is("t\tn\n\x7f", 5, "t\\u0009n\\u000a\\u007f"), "JSON: control characters as \\u00XX");
-    ok(json_escape_is("caf\xc3\xa9", 5, "caf\\u00c3\\u00a9"), "JSON: bytes above ASCII as \\u00XX of the byte");
-    ok(json_escape_is("a\0b", 3, "a\\u0000b"), "JSON: NUL");
+    ok(json_escape_is("plain /a?b=1", 12, "\"plain /a?b=1\""), "JSON: printable ASCII as it is");
+    ok(json_escape_is("q\"b\\", 4, "\"q\\\"b\\\\\""), "JSON: quote and backslash escaped");
+    ok(json_escape_is("t\tn\n\x7f", 5, "\"t\\u0009n\\u000a\\u007f\""), "JSON: control characters as \\u00XX");
+    ok(json_escape_is("caf\xc3\xa9", 5, "\"caf\\u00c3\\u00a9\""), "JSON: bytes above ASCII as \\u00XX of the byte");
+    ok(json_escape_is("a\0b", 3, "\"a\\u0000b\""), "JSON: NUL");
     ok(combined_escape_is("GET /a\"b\\c", "GET /a\\\"b\\\\c"), "combined: quote and backslash escaped");
     ok(combined_escape_is("x\x01y\xff", "x\\x01y\\xff"), "combined: other bytes as \\xHH");
     return done_testing();
