@@ -42,9 +42,9 @@ static limits_conf_t limits = DEFAULT_LIMITS;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t open_connections;           /* under lock */
 static addr_count_t *clients[ADDR_BUCKETS]; /* under lock */
-static time_t warned_at[4];                 /* per kind of refusal, for ae_log_warn_each_second */
+static time_t warned_at[6];                 /* per kind of refusal, for ae_log_warn_each_second */
 
-enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL };
+enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL, WARN_BODY, WARN_BODY_FRAMING };
 
 /* The address bytes of the connection's peer (IPv4-mapped IPv6 as IPv4); 0 if unknown. */
 static size_t peer_bytes(h2o_socket_t *sock, uint8_t *out)
@@ -199,8 +199,23 @@ static int set_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
 }
 
 /* h2o keeps the body size, the timeouts and the HTTP/2 streams itself (413 for a body too large). */
+/* h2o answers a few HTTP/1 requests itself, before any handler: a body over limits.request-body
+ * (413), a body whose framing it cannot read (400: a bad Content-Length, a coding other than
+ * chunked, broken chunks), an Expect it does not know (417). Such a request is bound to the
+ * fallback path of the sites' host, where this logger sees it. The request's worker thread. */
+static void on_answered_by_h2o(h2o_logger_t *self, h2o_req_t *req)
+{
+    if (req->res.status == 413)
+        ae_log_warn_each_second(&warned_at[WARN_BODY], "a request body over limits.request-body (%llu bytes) refused: 413",
+                                (unsigned long long)limits.body_bytes);
+    else if (req->res.status >= 400)
+        ae_log_warn_each_second(&warned_at[WARN_BODY_FRAMING], "a request whose body framing or Expect cannot be read refused: %d",
+                                req->res.status);
+}
+
 static int on_init(ae_server_t *srv)
 {
+    h2o_create_logger(&srv->site_hosts[0]->fallback_path, sizeof(h2o_logger_t))->log_access = on_answered_by_h2o;
     srv->h2o.max_request_entity_size = limits.body_bytes;
     srv->h2o.http1.req_timeout = limits.header_timeout_ms;
     srv->h2o.http2.idle_timeout = limits.idle_timeout_ms;

@@ -3,7 +3,7 @@
  * per client address, the request's head (header count and bytes, URL length) and body, the time a
  * client may take to send its head and stay idle, HTTP/2 streams per connection. Each is answered
  * the way HTTP says (431, 414, 413; a connection over a limit is closed at once) and logged (at most
- * once a second per limit), never with a crash.
+ * once a second per limit), never with a crash; only libh2o's own timeouts close silently.
  */
 #ifndef ANYEDGE_LIMITS_H
 #define ANYEDGE_LIMITS_H

@@ -39,6 +39,7 @@ subtest 'the body' => sub {
     is(http(%site, path => '/post-small?echo=1', method => 'POST', data => 'x' x 500)->{status}, 200, 'a 500-byte body: fine');
     is(http(%site, path => '/post-big', method => 'POST', data => 'x' x 5000)->{status}, 413, 'a 5000-byte body (limit 1K): 413');
     is(origin_count($origin, '/post-big'), 0, 'not sent to the origin');
+    like(slurp($ae->{stderr_log}), qr/a request body over limits\.request-body \(1024 bytes\) refused: 413/, 'logged');
 };
 
 sub open_connection {

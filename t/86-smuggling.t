@@ -61,7 +61,9 @@ for my $case (@refused) {
     is(responses($answer, '\d{3}'), 1, '  and one answer: nothing after the head is read as a request');
     is(origin_count($origin, "/refused-$tag") + origin_count($origin, "/second-$tag"), 0, '  and nothing reached the origin');
 }
-like(slurp($ae->{stderr_log}), qr/\[warn\] a request with both Content-Length and Transfer-Encoding refused: 400/, 'a refusal is logged');
+my $log = slurp($ae->{stderr_log});
+like($log, qr/\[warn\] a request with both Content-Length and Transfer-Encoding refused: 400/, 'a refused head is logged');
+like($log, qr/\[warn\] a request whose body framing or Expect cannot be read refused: 400/, 'so is a body h2o cannot read');
 
 subtest 'well-formed requests around them still pass' => sub {
     my $answer = raw("POST /fine?echo=1 HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
