@@ -70,6 +70,17 @@ subtest 'headers appended to, or replaced' => sub {
     my $r = http(port => $trusting->{port}, host => 'example.test', path => '/appended-trusted?echo=1&cc=',
                  headers => ['X-Forwarded-For: 192.0.2.1']);
     is(parse_echo($r->{body})->{header}{'x-forwarded-for'}, '192.0.2.1, 127.0.0.1', 'from a trusted proxy: extended');
+
+    my @forged = ('X-Forwarded-Host: evil.test', 'X-Forwarded-Port: 8443', 'X-Forwarded-Scheme: https',
+                  'Forwarded: for=192.0.2.1;host=evil.test;proto=https', 'X-Real-IP: 192.0.2.1');
+    my $untrusted = forwarded(path => '/forged?echo=1&cc=', headers => \@forged);
+    for my $name (qw(x-forwarded-host x-forwarded-port x-forwarded-scheme forwarded x-real-ip)) {
+        ok(!exists $untrusted->{header}{$name}, "$name: an untrusted client's is not passed on");
+    }
+    $r = http(port => $trusting->{port}, host => 'example.test', path => '/forged-trusted?echo=1&cc=', headers => \@forged);
+    my $via_proxy = parse_echo($r->{body})->{header};
+    is(join(' | ', map { $via_proxy->{$_} // 'none' } qw(x-forwarded-host forwarded x-real-ip)),
+       'evil.test | for=192.0.2.1;host=evil.test;proto=https | 192.0.2.1', 'from a trusted proxy they are');
 };
 
 # Methods other than GET and HEAD reach the origin with their body every time

@@ -1,6 +1,7 @@
 /*
  * What crosses the proxy: the request head sent to the origin for a client request (method, path
- * and headers as received, minus hop-by-hop ones, plus X-Forwarded-For, X-Forwarded-Proto and Via),
+ * and headers as received, minus hop-by-hop ones and, from untrusted peers, forwarding headers,
+ * plus X-Forwarded-For, X-Forwarded-Proto and Via),
  * and which response headers are not passed back (hop-by-hop, and the ones h2o writes itself).
  *
  * Worker threads; the head is allocated from the request's pool (and noted, for timing.c).
@@ -46,9 +47,22 @@ int ae_origin_is_unforwarded_response_header(const h2o_header_t *header, const h
            header->name == &H2O_TOKEN_SERVER->buf;
 }
 
-/* Headers the proxy sets itself, or that would ask the origin for less than the whole object. */
-static int is_replaced_request_header(const h2o_header_t *header, ae_request_mode_t mode)
+/* Headers that tell the origin who asked and how (X-Forwarded-*, Forwarded, X-Real-IP): an origin
+ * that builds links or redirects from them would, for a client that forged them, make a response
+ * cached for everyone (the cache key does not include them). Passed on only from trusted proxies. */
+static int is_forwarding_header(const h2o_iovec_t *name)
 {
+    static const char prefix[] = "x-forwarded-";
+    return (name->len > sizeof(prefix) - 1 && memcmp(name->base, prefix, sizeof(prefix) - 1) == 0) ||
+           name_is(name, "forwarded") || name_is(name, "x-real-ip");
+}
+
+/* Headers the proxy sets itself, forwarding headers from an untrusted peer, or those that would ask
+ * the origin for less than the whole object. */
+static int is_replaced_request_header(const h2o_header_t *header, ae_request_mode_t mode, int peer_trusted)
+{
+    if (!peer_trusted && is_forwarding_header(header->name))
+        return 1;
     if (header->name == &H2O_TOKEN_HOST->buf || header->name == &H2O_TOKEN_CONTENT_LENGTH->buf ||
         header->name == &H2O_TOKEN_EXPECT->buf || header->name == &H2O_TOKEN_X_FORWARDED_FOR->buf ||
         header->name == &H2O_TOKEN_VIA->buf || name_is(header->name, "x-forwarded-proto") || name_is(header->name, "cache-status"))
@@ -112,7 +126,8 @@ h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const
 {
     char via_self[sizeof("1.1 " VIA_NAME)];
     /* a client's own X-Forwarded-For is believed (and extended) only from a trusted proxy */
-    h2o_iovec_t xff = ae_peer_is_trusted(req) ? append_to_list(req, H2O_TOKEN_X_FORWARDED_FOR, client_address(req)) : client_address(req);
+    int peer_trusted = ae_peer_is_trusted(req);
+    h2o_iovec_t xff = peer_trusted ? append_to_list(req, H2O_TOKEN_X_FORWARDED_FOR, client_address(req)) : client_address(req);
     h2o_iovec_t via = append_to_list(req, H2O_TOKEN_VIA,
                                      h2o_strdup(&req->pool, via_self, snprintf(via_self, sizeof(via_self), "%s %s", protocol_version(req->version), VIA_NAME)));
     size_t cap = req->method.len + req->path.len + req->authority.len + xff.len + via.len + 256;
@@ -130,7 +145,7 @@ h2o_iovec_t ae_origin_request_head(h2o_req_t *req, ae_request_mode_t mode, const
     dst = append_header(dst, H2O_STRLIT("Host"), req->authority);
     for (size_t i = 0; i != req->headers.size; ++i) {
         const h2o_header_t *header = &req->headers.entries[i];
-        if (is_hop_by_hop(header, &req->headers) || is_replaced_request_header(header, mode))
+        if (is_hop_by_hop(header, &req->headers) || is_replaced_request_header(header, mode, peer_trusted))
             continue;
         dst = append_header(dst, header->orig_name != NULL ? header->orig_name : header->name->base, header->name->len, header->value);
     }
