@@ -65,7 +65,7 @@ for my $case (['GET', 'too big to store'], ['POST', 'relayed unsafe method']) {
         my $grown = rss_anon_kib() - $before;
         cmp_ok($grown, '<', 16 * 1024, "anyedge holds little while the client lags (grew $grown KiB for a $SIZE-byte body)");
         my ($head, $body) = read_all($sock);
-        like($head, qr{\AHTTP/1\.1 200 }, '200');
+        like($head, qr{\AHTTP/1\.1 200 }, 'status 200');
         like($head, qr{^cache-status: .*detail=too-big}mi, "not stored: too big") if $method eq "GET";
         body_is($body, expected_body($SIZE), 'every byte, in order');
     };
