@@ -32,6 +32,13 @@ typedef struct {
     ae_site_t *site;
 } cache_handler_t;
 
+/* Sets X-Cache and Cache-Status; status must live as long as the request. */
+static void set_status_headers(h2o_req_t *req, const char *x_cache, h2o_iovec_t status)
+{
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, x_cache, strlen(x_cache), 1);
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, status.base, status.len, 1);
+}
+
 void ae_cache_set_status(h2o_req_t *req, const char *x_cache, const char *fmt, ...)
 {
     char buf[256];
@@ -39,9 +46,7 @@ void ae_cache_set_status(h2o_req_t *req, const char *x_cache, const char *fmt, .
     va_start(args, fmt);
     int len = vsnprintf(buf, sizeof(buf), fmt, args);
     va_end(args);
-    h2o_iovec_t status = h2o_strdup(&req->pool, buf, len < (int)sizeof(buf) ? (size_t)len : sizeof(buf) - 1);
-    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, x_cache, strlen(x_cache), 1);
-    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, status.base, status.len, 1);
+    set_status_headers(req, x_cache, h2o_strdup(&req->pool, buf, len < (int)sizeof(buf) ? (size_t)len : sizeof(buf) - 1));
 }
 
 /* ---- serving from the store ---- */
@@ -113,6 +118,30 @@ static void add_stored_headers(h2o_req_t *req, h2o_iovec_t block)
     while (ae_record_next_header(&block, &name, &value) == 0)
         if (!h2o_memis(name.base, name.len, H2O_STRLIT("date")) && !ae_tags_is_tag_header(name))
             h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
+}
+
+/* Writes v in decimal at p; returns the end. (A hit's headers are built without printf: it was
+ * about 3% of a 1 KiB hit's CPU.) */
+static char *put_decimal(char *p, int64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *p++ = '-';
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    while (n != 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+static void append_str(char **p, const char *s)
+{
+    size_t len = strlen(s);
+    memcpy(*p, s, len);
+    *p += len;
 }
 
 static void add_header_printf(h2o_req_t *req, const h2o_token_t *token, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -205,12 +234,20 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
     else if (status == 416)
         add_header_printf(req, H2O_TOKEN_CONTENT_RANGE, "bytes */%" PRIu64, rec->body_size);
     int64_t age = ae_cache_current_age(&rec->freshness, now);
-    add_header_printf(req, H2O_TOKEN_AGE, "%" PRId64, age > 0 ? age : 0);
-    char ttl[48] = "";
-    if (label->with_ttl)
-        snprintf(ttl, sizeof(ttl), "; ttl=%" PRId64, rec->freshness.lifetime - age);
-    ae_cache_set_status(req, label->x_cache, "%s%s%s%s", label->prefix, ttl, label->detail != NULL ? "; detail=" : "",
-                        label->detail != NULL ? label->detail : "");
+    char *age_text = h2o_mem_alloc_pool(&req->pool, 20);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age_text, put_decimal(age_text, age > 0 ? age : 0) - age_text);
+    char *status_text = h2o_mem_alloc_pool(&req->pool, strlen(label->prefix) + (label->detail != NULL ? strlen(label->detail) : 0) + 48),
+         *p = status_text;
+    append_str(&p, label->prefix);
+    if (label->with_ttl) {
+        append_str(&p, "; ttl=");
+        p = put_decimal(p, rec->freshness.lifetime - age);
+    }
+    if (label->detail != NULL) {
+        append_str(&p, "; detail=");
+        append_str(&p, label->detail);
+    }
+    set_status_headers(req, label->x_cache, h2o_iovec_init(status_text, p - status_text));
 
     h2o_start_response(req, &hit->super);
     hit->date = stored_header(rec->headers, H2O_STRLIT("date"));

@@ -4,8 +4,8 @@
  * large bodies, chunk records in a separate database keyed by (body id, chunk index).
  *
  * A record carries a magic number, a format version and a checksum over everything but the body;
- * ae_record_decode() rejects anything that does not match exactly, so an old or damaged record is a
- * miss, never a crash. Pure functions; any thread.
+ * ae_record_decode() rejects anything that does not match exactly, so a record of an unknown
+ * version or a damaged one is a miss, never a crash. Pure functions; any thread.
  */
 #ifndef ANYEDGE_CACHE_RECORD_H
 #define ANYEDGE_CACHE_RECORD_H
@@ -15,7 +15,8 @@
 #include <h2o.h>
 #include "modules/cache/policy.h"
 
-#define AE_RECORD_VERSION 2
+#define AE_RECORD_VERSION 3        /* the version written */
+#define AE_RECORD_OLDEST_VERSION 2 /* the oldest still read (it differs in the checksum only) */
 #define AE_RECORD_INLINE_MAX (64 * 1024) /* bodies up to this size live in the object record */
 
 typedef struct ae_record {
@@ -38,6 +39,10 @@ typedef struct ae_record {
 size_t ae_record_encoded_size(const ae_record_t *rec);
 /* Writes the record into buf (ae_record_encoded_size() bytes). */
 void ae_record_encode(const ae_record_t *rec, uint8_t *buf);
+/* Sets the checksum of an encoded record whose other fields are in place (len bytes, as long as its
+ * lengths say), the way its version computes it: for ae_record_encode, and for tests and fuzzing
+ * that write records by hand. */
+void ae_record_set_checksum(uint8_t *bytes, size_t len);
 /* Reads a record; fields point into `bytes`. Returns 0, or -1 for anything malformed. */
 int ae_record_decode(const uint8_t *bytes, size_t len, ae_record_t *rec);
 

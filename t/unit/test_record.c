@@ -113,8 +113,17 @@ static void test_damage(void)
     ok(all_rejected, "a flipped bit anywhere before the body is rejected");
     ok(ae_record_decode(buf, len, &out) == 0, "the undamaged record still decodes");
 
+    buf[4] = AE_RECORD_OLDEST_VERSION;
+    ok(ae_record_decode(buf, len, &out) == -1, "the current record relabelled as the oldest version: its checksum fails");
+    ae_record_set_checksum(buf, len);
+    ok(ae_record_decode(buf, len, &out) == 0 && out.body_size == in.body_size && out.freshness.lifetime == in.freshness.lifetime,
+       "with the oldest version's checksum it decodes (a store written by an older anyedge keeps its hits)");
     buf[4] = AE_RECORD_VERSION + 1;
-    ok(ae_record_decode(buf, len, &out) == -1, "another format version is rejected");
+    ae_record_set_checksum(buf, len);
+    ok(ae_record_decode(buf, len, &out) == -1, "a newer format version is rejected");
+    buf[4] = AE_RECORD_OLDEST_VERSION - 1;
+    ae_record_set_checksum(buf, len);
+    ok(ae_record_decode(buf, len, &out) == -1, "an older one than is still read too");
     free(buf);
 
     uint8_t garbage[200];
