@@ -1,7 +1,8 @@
 # t/84-limits.t -- the limits of a node facing the internet, each answered the HTTP way and logged:
 # too many or too large headers (431), a too long target (414), a too large body (413), too many
 # connections in all or from one address (closed at once), a client too slow to send its head
-# (closed after limits.header-timeout); the defaults let ordinary traffic through.
+# (closed after limits.header-timeout), an idle HTTP/2 connection (GOAWAY after limits.idle-timeout),
+# HTTP/2 streams per connection; the defaults let ordinary traffic through.
 use strict;
 use warnings;
 use FindBin;
@@ -21,6 +22,7 @@ limits:
   connections: 8
   connections-per-client: 4
   header-timeout: 1s
+  idle-timeout: 1s
   http2-streams: 2
 YAML
 my %site = (port => $ae->{port}, host => 'example.test');
@@ -94,6 +96,28 @@ subtest 'a client too slow to send its head' => sub {
     my $took = time - $start;
     ok(defined $got, 'the server ended it') ;
     cmp_ok($took, '<', 4, sprintf('within limits.header-timeout (1s), not later (%.1fs)', $took));
+};
+
+subtest 'an idle HTTP/2 connection' => sub {
+    my $sock = open_connection();
+    # the client preface, then an empty SETTINGS frame: an h2c connection with prior knowledge
+    print $sock "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    my $start = time;
+    my ($answer, $buf) = ('');
+    while (time - $start < 6) {
+        my $rin = '';
+        vec($rin, fileno($sock), 1) = 1;
+        last unless select(my $rout = $rin, undef, undef, 6);
+        my $got = sysread($sock, $buf, 4096);
+        last unless $got;
+        $answer .= $buf;
+    }
+    my $took = time - $start;
+    ok(length($answer) >= 9 && substr($answer, 3, 1) eq "\x04", 'the server spoke HTTP/2 (its SETTINGS first)')
+        or diag(unpack('H*', $answer));
+    like($answer, qr/\x07\x00\x00\x00\x00\x00.{8}idle timeout/s, 'then a GOAWAY frame saying "idle timeout"');
+    cmp_ok($took, '>=', 0.8, sprintf('after limits.idle-timeout (1s) of silence (%.1fs)', $took));
+    cmp_ok($took, '<', 4, '  and closed it, not later');
 };
 
 subtest 'HTTP/2 streams handled at once' => sub {
