@@ -42,6 +42,14 @@ subtest 'the body' => sub {
     is(http(%site, path => '/post-big', method => 'POST', data => 'x' x 5000)->{status}, 413, 'a 5000-byte body (limit 1K): 413');
     is(origin_count($origin, '/post-big'), 0, 'not sent to the origin');
     like(slurp($ae->{stderr_log}), qr/a request body over limits\.request-body \(1024 bytes\) refused: 413/, 'logged');
+    # over HTTP/2 libh2o reads the body before any handler runs and resets the stream (REFUSED_STREAM)
+    my $file = AnyEdgeTest::temp_dir() . '/body';
+    open my $fh, '>', $file or die;
+    print $fh 'x' x 5000;
+    close $fh;
+    my $code = `curl -sS --http2-prior-knowledge -H 'Host: example.test' --data-binary \@$file -o /dev/null -w '%{http_code}' http://127.0.0.1:$ae->{port}/post-big-h2 2>&1`;
+    like($code, qr/^000curl: \(\d+\)/, 'over HTTP/2: the stream is refused, no response') or diag($code);
+    is(origin_count($origin, '/post-big-h2'), 0, '  and nothing reached the origin');
 };
 
 sub open_connection {
