@@ -2,7 +2,8 @@
  * Limits (see limits.h). Config and on_init (which hands the body size, timeouts and HTTP/2 streams
  * to h2o's own settings) on the main thread; the connection count and the per-address table are
  * shared by the worker threads under one mutex, taken once when a connection opens and once when
- * it closes; request checks on the request's worker thread.
+ * it closes; a connection's note (its thread, its client's count, its abandoned requests) is its
+ * own thread's; request checks on the request's worker thread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,12 @@
 
 #define ADDR_BUCKETS 4096
 
-struct ae_connection_note {
+typedef struct connection_note {
     ae_thread_t *thread;
     struct addr_count *client; /* NULL when per-client counting is off */
-};
+    h2o_socket_t *sock;
+    uint64_t abandoned, answered; /* requests the client left before their response began, and the others */
+} connection_note_t;
 
 typedef struct addr_count {
     struct addr_count *next;
@@ -28,13 +31,14 @@ typedef struct addr_count {
 
 typedef struct limits_conf {
     uint64_t connections, per_client, header_count, header_bytes, url_length, body_bytes, header_timeout_ms, idle_timeout_ms,
-        http2_streams;
+        http2_streams, abandoned_requests;
 } limits_conf_t;
 
 #define DEFAULT_LIMITS                                                                                                             \
     {                                                                                                                              \
         .connections = 100000, .per_client = 1024, .header_count = 100, .header_bytes = 32 * 1024, .url_length = 8192,             \
-        .body_bytes = 16 * 1024 * 1024, .header_timeout_ms = 10000, .idle_timeout_ms = 30000, .http2_streams = 100                 \
+        .body_bytes = 16 * 1024 * 1024, .header_timeout_ms = 10000, .idle_timeout_ms = 30000, .http2_streams = 100,                \
+        .abandoned_requests = 100                                                                                                  \
     }
 
 static limits_conf_t limits = DEFAULT_LIMITS;
@@ -42,9 +46,9 @@ static limits_conf_t limits = DEFAULT_LIMITS;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t open_connections;           /* under lock */
 static addr_count_t *clients[ADDR_BUCKETS]; /* under lock */
-static time_t warned_at[6];                 /* per kind of refusal, for ae_log_warn_each_second */
+static time_t warned_at[7];                 /* per kind of refusal, for ae_log_warn_each_second */
 
-enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL, WARN_BODY, WARN_BODY_FRAMING };
+enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL, WARN_BODY, WARN_BODY_FRAMING, WARN_ABANDONED };
 
 /* The address bytes of the connection's peer (IPv4-mapped IPv6 as IPv4); 0 if unknown. */
 static size_t peer_bytes(h2o_socket_t *sock, uint8_t *out)
@@ -77,7 +81,25 @@ static size_t bucket_of(const uint8_t *addr, size_t len)
     return h % ADDR_BUCKETS;
 }
 
-ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
+/* h2o calls this when it closes a connection's socket, on the socket's thread. */
+static void on_connection_closed(void *_note)
+{
+    connection_note_t *note = _note;
+    ae_counter_add(&note->thread->connections_closed, 1);
+    pthread_mutex_lock(&lock);
+    --open_connections;
+    if (note->client != NULL && --note->client->count == 0) {
+        addr_count_t **slot = &clients[bucket_of(note->client->addr, note->client->len)];
+        while (*slot != note->client)
+            slot = &(*slot)->next;
+        *slot = note->client->next;
+        free(note->client);
+    }
+    pthread_mutex_unlock(&lock);
+    free(note);
+}
+
+int ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
 {
     uint8_t addr[16];
     size_t len = peer_bytes(sock, addr);
@@ -88,7 +110,7 @@ ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
         pthread_mutex_unlock(&lock);
         ae_log_warn_each_second(&warned_at[WARN_CONNECTIONS], "limits.connections (%llu) reached: new connections are closed",
                                 (unsigned long long)limits.connections);
-        return NULL;
+        return -1;
     }
     if (len != 0) {
         addr_count_t **slot = &clients[bucket_of(addr, len)];
@@ -100,7 +122,7 @@ ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
             ae_log_warn_each_second(&warned_at[WARN_PER_CLIENT],
                                     "limits.connections-per-client (%llu) reached by a client: its new connections are closed",
                                     (unsigned long long)limits.per_client);
-            return NULL;
+            return -1;
         }
         if (client == NULL) {
             client = calloc(1, sizeof(*client));
@@ -114,29 +136,30 @@ ae_connection_note_t *ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
     ++open_connections;
     pthread_mutex_unlock(&lock);
 
-    ae_connection_note_t *note = malloc(sizeof(*note));
-    *note = (ae_connection_note_t){t, client};
-    return note;
+    connection_note_t *note = malloc(sizeof(*note));
+    *note = (connection_note_t){.thread = t, .client = client, .sock = sock};
+    sock->on_close.cb = on_connection_closed;
+    sock->on_close.data = note;
+    return 0;
 }
 
-ae_thread_t *ae_limits_thread_of(ae_connection_note_t *note)
+void ae_limits_request_done(h2o_req_t *req)
 {
-    return note->thread;
-}
-
-void ae_limits_release(ae_connection_note_t *note)
-{
-    pthread_mutex_lock(&lock);
-    --open_connections;
-    if (note->client != NULL && --note->client->count == 0) {
-        addr_count_t **slot = &clients[bucket_of(note->client->addr, note->client->len)];
-        while (*slot != note->client)
-            slot = &(*slot)->next;
-        *slot = note->client->next;
-        free(note->client);
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (sock == NULL || sock->on_close.cb != on_connection_closed)
+        return;
+    connection_note_t *note = sock->on_close.data;
+    if (req->res.status != 0) {
+        ++note->answered;
+        return;
     }
-    pthread_mutex_unlock(&lock);
-    free(note);
+    if (++note->abandoned <= limits.abandoned_requests || note->abandoned <= note->answered)
+        return;
+    ae_log_warn_each_second(&warned_at[WARN_ABANDONED],
+                            "a client abandoned %llu requests on one connection before their responses began "
+                            "(over limits.abandoned-requests, and more than it let finish): connection closed",
+                            (unsigned long long)note->abandoned);
+    shutdown(h2o_socket_get_fd(sock), SHUT_RDWR); /* h2o sees the end of the stream and closes the connection */
 }
 
 int ae_limits_check_request(h2o_req_t *req)
@@ -167,11 +190,9 @@ static int set_count(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
     static const struct {
         const char *key;
         uint64_t *slot;
-    } keys[] = {{"limits.connections", &limits.connections},
-                {"limits.connections-per-client", &limits.per_client},
-                {"limits.header-count", &limits.header_count},
-                {"limits.url-length", &limits.url_length},
-                {"limits.http2-streams", &limits.http2_streams}};
+    } keys[] = {{"limits.connections", &limits.connections},     {"limits.connections-per-client", &limits.per_client},
+                {"limits.header-count", &limits.header_count},   {"limits.url-length", &limits.url_length},
+                {"limits.http2-streams", &limits.http2_streams}, {"limits.abandoned-requests", &limits.abandoned_requests}};
     for (size_t i = 0; i != sizeof(keys) / sizeof(keys[0]); ++i)
         if (strcmp(cf->key, keys[i].key) == 0)
             return ae_config_uint(cf, value, 1, UINT32_MAX, keys[i].slot);
@@ -229,11 +250,17 @@ static void on_dispose(ae_server_t *srv)
 }
 
 static const ae_directive_t directives[] = {
-    {"limits.connections", AE_SCOPE_GLOBAL, set_count},      {"limits.connections-per-client", AE_SCOPE_GLOBAL, set_count},
-    {"limits.header-count", AE_SCOPE_GLOBAL, set_count},     {"limits.header-size", AE_SCOPE_GLOBAL, set_size},
-    {"limits.url-length", AE_SCOPE_GLOBAL, set_count},       {"limits.request-body", AE_SCOPE_GLOBAL, set_size},
-    {"limits.header-timeout", AE_SCOPE_GLOBAL, set_timeout}, {"limits.idle-timeout", AE_SCOPE_GLOBAL, set_timeout},
-    {"limits.http2-streams", AE_SCOPE_GLOBAL, set_count},    {NULL},
+    {"limits.connections", AE_SCOPE_GLOBAL, set_count},
+    {"limits.connections-per-client", AE_SCOPE_GLOBAL, set_count},
+    {"limits.header-count", AE_SCOPE_GLOBAL, set_count},
+    {"limits.header-size", AE_SCOPE_GLOBAL, set_size},
+    {"limits.url-length", AE_SCOPE_GLOBAL, set_count},
+    {"limits.request-body", AE_SCOPE_GLOBAL, set_size},
+    {"limits.header-timeout", AE_SCOPE_GLOBAL, set_timeout},
+    {"limits.idle-timeout", AE_SCOPE_GLOBAL, set_timeout},
+    {"limits.http2-streams", AE_SCOPE_GLOBAL, set_count},
+    {"limits.abandoned-requests", AE_SCOPE_GLOBAL, set_count},
+    {NULL},
 };
 
 ae_module_t ae_limits_module = {

@@ -2,7 +2,8 @@
  * The single h2o handler of the server: picks the site by the request's Host and offers the request
  * to that site's handlers in module order. A request without Host gets 400, one for a host no site
  * serves gets 421, so anyedge is never an open proxy. Also counts the request as in flight on its
- * worker until h2o frees it, which is what graceful shutdown waits for, and leaves the chosen site
+ * worker until h2o frees it, which is what graceful shutdown waits for (and then tells the limits
+ * whether its client left before the response began), and leaves the chosen site
  * in the request for the loggers that modules attach to the router's path (srv->site_pathconf).
  *
  * Called on worker threads, for every request.
@@ -20,16 +21,23 @@ typedef struct {
     ae_server_t *server;
 } router_t;
 
-static void on_request_disposed(void *_thread)
+typedef struct {
+    ae_thread_t *thread;
+    h2o_req_t *req;
+} in_flight_t;
+
+static void on_request_disposed(void *_in_flight)
 {
-    ae_thread_release(*(ae_thread_t **)_thread);
+    in_flight_t *in_flight = _in_flight;
+    ae_limits_request_done(in_flight->req);
+    ae_thread_release(in_flight->thread);
 }
 
 static void track_in_flight(h2o_req_t *req)
 {
     ae_thread_t *thread = ae_thread_of(req->conn->ctx);
-    ae_thread_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_disposed);
-    *slot = thread;
+    in_flight_t *in_flight = h2o_mem_alloc_shared(&req->pool, sizeof(*in_flight), on_request_disposed);
+    *in_flight = (in_flight_t){thread, req};
     ae_thread_hold(thread);
     if (thread->shutting_down)
         req->http1_is_persistent = 0;
@@ -72,8 +80,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if ((host_len = host_of_authority(req->authority, host)) == 0 ||
         (site = ae_server_find_site(self->server, host, host_len)) == NULL) {
         char body[MAX_HOST_LEN + 64];
-        snprintf(body, sizeof(body), "anyedge: no site is configured for host '%.*s'\n", (int)(req->authority.len < MAX_HOST_LEN ? req->authority.len : MAX_HOST_LEN),
-                 req->authority.base);
+        snprintf(body, sizeof(body), "anyedge: no site is configured for host '%.*s'\n",
+                 (int)(req->authority.len < MAX_HOST_LEN ? req->authority.len : MAX_HOST_LEN), req->authority.base);
         h2o_send_error_generic(req, 421, "Misdirected Request", h2o_strdup(&req->pool, body, SIZE_MAX).base, 0);
         return 0;
     }

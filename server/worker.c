@@ -27,14 +27,6 @@ struct ae_worker_listener {
 
 static pthread_barrier_t started;
 
-/* h2o calls this when it closes a connection's socket, on the socket's (this) thread. */
-static void on_connection_closed(void *_note)
-{
-    ae_connection_note_t *note = _note;
-    ae_counter_add(&ae_limits_thread_of(note)->connections_closed, 1);
-    ae_limits_release(note);
-}
-
 static void on_accept(h2o_socket_t *listener_sock, const char *err)
 {
     ae_worker_listener_t *listener = listener_sock->data;
@@ -46,14 +38,11 @@ static void on_accept(h2o_socket_t *listener_sock, const char *err)
         if (sock == NULL)
             break;
         ae_counter_add(&t->connections_accepted, 1);
-        ae_connection_note_t *note = ae_limits_admit(t, sock);
-        if (note == NULL) {
+        if (ae_limits_admit(t, sock) != 0) {
             ae_counter_add(&t->connections_closed, 1);
             h2o_socket_close(sock);
             continue;
         }
-        sock->on_close.cb = on_connection_closed;
-        sock->on_close.data = note;
         h2o_accept(&listener->accept_ctx, sock);
     }
 }

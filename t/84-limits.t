@@ -2,7 +2,8 @@
 # too many or too large headers (431), a too long target (414), a too large body (413), too many
 # connections in all or from one address (closed at once), a client too slow to send its head
 # (closed after limits.header-timeout), an idle HTTP/2 connection (GOAWAY after limits.idle-timeout),
-# HTTP/2 streams per connection; the defaults let ordinary traffic through.
+# requests abandoned before their response (HTTP/2 rapid reset), HTTP/2 streams per connection; the
+# defaults let ordinary traffic through.
 use strict;
 use warnings;
 use FindBin;
@@ -23,6 +24,7 @@ limits:
   connections-per-client: 4
   header-timeout: 1s
   idle-timeout: 1s
+  abandoned-requests: 50
   http2-streams: 2
 YAML
 my %site = (port => $ae->{port}, host => 'example.test');
@@ -126,6 +128,70 @@ subtest 'an idle HTTP/2 connection' => sub {
     like($answer, qr/\x07\x00\x00\x00\x00\x00.{8}idle timeout/s, 'then a GOAWAY frame saying "idle timeout"');
     cmp_ok($took, '>=', 0.8, sprintf('after limits.idle-timeout (1s) of silence (%.1fs)', $took));
     cmp_ok($took, '<', 4, '  and closed it, not later');
+};
+
+# A raw h2c client (prior knowledge): requests are HEADERS frames (HPACK: :method GET and :scheme
+# http from the static table, :path and :authority as literals), cancelled with RST_STREAM.
+sub h2_connect {
+    my $sock = open_connection();
+    print $sock "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    return $sock;
+}
+sub h2_frame { my ($type, $flags, $id, $payload) = @_; return substr(pack('N', length $payload), 1) . pack('CCN', $type, $flags, $id) . $payload }
+sub h2_get {
+    my ($id, $path) = @_;
+    my $block = "\x82\x86\x04" . chr(length $path) . $path . "\x01" . chr(length 'example.test') . 'example.test';
+    return h2_frame(1, 0x5, $id, $block); # END_STREAM | END_HEADERS
+}
+sub h2_cancel { my ($id) = @_; return h2_frame(3, 0, $id, pack('N', 8)) } # RST_STREAM, CANCEL
+# The frames the server sends within $seconds, as [type, stream id]; and whether it closed.
+sub h2_frames {
+    my ($sock, $seconds) = @_;
+    my ($data, @frames, $closed) = ('');
+    my $until = time + $seconds;
+    while (!$closed && time < $until) {
+        my $rin = '';
+        vec($rin, fileno($sock), 1) = 1;
+        next unless select(my $rout = $rin, undef, undef, $until - time);
+        $closed = 1 unless sysread($sock, $data, 65536, length $data);
+    }
+    while (length $data >= 9) {
+        my ($len, $type, $id) = (unpack('N', "\0" . substr($data, 0, 3)), ord(substr($data, 3, 1)), unpack('N', substr($data, 5, 4)));
+        last if length $data < 9 + $len;
+        push @frames, [$type, $id & 0x7fffffff];
+        substr($data, 0, 9 + $len) = '';
+    }
+    return (\@frames, $closed);
+}
+
+subtest 'HTTP/2 requests abandoned before their response (rapid reset)' => sub {
+    # 150 requests, each cancelled at once, five at a time every 20 ms (the check acts between reads:
+    # what came in the same read as the request over the limit is still started)
+    local $SIG{PIPE} = 'IGNORE';
+    my $sock = h2_connect();
+    my $sent = 0;
+    for my $batch (0 .. 29) {
+        last unless print $sock map { h2_get(2 * $_ + 1, "/abandon-$_?delay=2") . h2_cancel(2 * $_ + 1) } 5 * $batch .. 5 * $batch + 4;
+        $sock->flush;
+        $sent += 5;
+        sleep 0.02;
+    }
+    my (undef, $closed) = h2_frames($sock, 3);
+    ok($closed && $sent < 150, "the connection is closed once over limits.abandoned-requests (50): $sent requests sent");
+    like(slurp($ae->{stderr_log}), qr/a client abandoned 51 requests on one connection before their responses began/, 'logged');
+    sleep 2.5; # the fetches the abandoned requests started end (the origin counts a request when it answers)
+    my $fetched = origin_count($origin, qr{^/abandon-\d});
+    cmp_ok($fetched, '<', 100, "the requests after it were not started ($fetched of 150 reached the origin)");
+
+    http(%site, path => '/answered?cc=max-age=60');
+    $sock = h2_connect();
+    print $sock map { h2_get(2 * $_ + 1, '/answered?cc=max-age=60') } 0 .. 79;
+    my ($frames) = h2_frames($sock, 0.4); # less than limits.idle-timeout (1s)
+    is(scalar(grep { $_->[0] == 1 } @$frames), 80, 'a client that let 80 requests finish ...');
+    print $sock map { h2_get(2 * $_ + 1, "/abandon-later-$_?delay=2") . h2_cancel(2 * $_ + 1) } 80 .. 139;
+    print $sock h2_get(281, '/answered?cc=max-age=60');
+    ($frames, $closed) = h2_frames($sock, 0.6);
+    ok(!$closed && grep({ $_->[0] == 1 && $_->[1] == 281 } @$frames), '... may abandon 60: its next request is answered');
 };
 
 subtest 'HTTP/2 streams handled at once' => sub {
