@@ -7,22 +7,15 @@
 #ifndef ANYEDGE_FRAMING_H
 #define ANYEDGE_FRAMING_H
 
-#include <stddef.h>
-
-/* One header line as picohttpparser (inside libh2o) returns it: name is NULL for a folded line. */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
+#include "server/phr.h"
 
 /* Why a parsed HTTP/1.minor_version request head must be refused (400), or NULL when its framing
  * and Host are unambiguous. Pure; any thread. */
 const char *ae_framing_problem(int minor_version, const struct phr_header *headers, size_t count);
 
-/* Checks at startup that libh2o's HTTP/1 server calls the checked parser; -1 (logged) if not.
- * Main thread, before the workers start. */
+/* Checks at start-up that libh2o's calls to phr_parse_request reach anyedge's definition: libh2o
+ * imports it through its PLT (a jump-slot relocation names it) and the loader's first definition is
+ * anyedge's. -1 (logged) if not. Main thread, before the workers start. */
 int ae_framing_init(void);
 
 #endif

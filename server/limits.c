@@ -219,7 +219,6 @@ static int set_timeout(ae_config_t *cf, yaml_node_t *value, ae_site_t *site)
     return 0;
 }
 
-/* h2o keeps the body size, the timeouts and the HTTP/2 streams itself (413 for a body too large). */
 /* h2o answers a few HTTP/1 requests itself, before any handler: a body over limits.request-body
  * (413), a body whose framing it cannot read (400: a bad Content-Length, a coding other than
  * chunked, broken chunks), an Expect it does not know (417). Such a request is bound to the
@@ -234,6 +233,7 @@ static void on_answered_by_h2o(h2o_logger_t *self, h2o_req_t *req)
                                 req->res.status);
 }
 
+/* h2o keeps the body size, the timeouts and the HTTP/2 streams itself. */
 static int on_init(ae_server_t *srv)
 {
     h2o_create_logger(&srv->site_hosts[0]->fallback_path, sizeof(h2o_logger_t))->log_access = on_answered_by_h2o;

@@ -41,9 +41,8 @@ void ae_log(ae_log_level_t level, const char *fmt, ...)
 void ae_log_warn_each_second(time_t *last_at, const char *fmt, ...)
 {
     time_t now = time(NULL);
-    if (*last_at == now)
+    if (__atomic_exchange_n(last_at, now, __ATOMIC_RELAXED) == now) /* any thread */
         return;
-    *last_at = now;
     va_list args;
     va_start(args, fmt);
     log_line(AE_LOG_WARN, fmt, args);

@@ -15,8 +15,8 @@ void ae_log(ae_log_level_t level, const char *fmt, ...) __attribute__((format(pr
 #define ae_log_warn(...) ae_log(AE_LOG_WARN, __VA_ARGS__)
 #define ae_log_info(...) ae_log(AE_LOG_INFO, __VA_ARGS__)
 
-/* A warning logged at most once a second per *last_at (the second it was last logged), for
- * refusals a client can cause at will. Racy on purpose: a lost update only thins the log. */
+/* A warning logged at most once a second per *last_at (the second it was last logged, swapped
+ * atomically), for refusals a client can cause at will. */
 void ae_log_warn_each_second(time_t *last_at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,7 +2,8 @@
 # 400 and a closed connection before anything reaches the origin: Content-Length with
 # Transfer-Encoding, two Content-Lengths, two Transfer-Encodings, an unknown or listed transfer
 # coding, a malformed Content-Length, Transfer-Encoding in HTTP/1.0, two Hosts, a missing or
-# malformed Host, a folded header line. And whatever the client's framing, the origin gets
+# malformed Host, a folded header line. An absolute-form target is taken as its path with its host
+# as Host. And whatever the client's framing, the origin gets
 # anyedge's own: one request with a Content-Length for the body anyedge read, never the client's
 # Transfer-Encoding, so bytes a client hides in a body never become a request of their own.
 use strict;
@@ -74,6 +75,17 @@ subtest 'well-formed requests around them still pass' => sub {
     like($echo, qr/^Content-Length: 5$/m, 'framed by anyedge: a Content-Length for the chunked body');
     unlike($echo, qr/^Transfer-Encoding/mi, 'no Transfer-Encoding to the origin');
     like(raw("GET /old HTTP/1.0\r\n\r\n"), qr{\AHTTP/1\.1 \d{3} }, 'HTTP/1.0 without Host is still answered');
+};
+
+subtest 'absolute-form targets, and spaces after a value' => sub {
+    my $answer = raw("GET http://example.test/absolute?echo=1 HTTP/1.1\r\nHost: other.test\r\n\r\n");
+    like($answer, qr{\AHTTP/1\.1 200 }, 'GET http://example.test/... with Host: other.test: 200 from example.test');
+    like($answer, qr{^GET /absolute\?echo=1 HTTP/1\.1\r?$}m, 'the origin got the origin-form target');
+    like($answer, qr{^Host: example\.test\r?$}m, 'and the URL\'s host, not the Host line');
+    my $code = `curl -s -o /dev/null -w '%{http_code}' -x http://127.0.0.1:$ae->{port} http://example.test/absolute-curl`;
+    is($code, '200', 'curl through anyedge as a proxy (absolute-form): 200');
+    is(origin_count($origin, '/absolute-curl'), 1, '  and the origin saw /absolute-curl');
+    like(raw("GET /trailing HTTP/1.1\r\nHost: example.test \t\r\n\r\n"), qr{\AHTTP/1\.1 200 }, 'Host: example.test followed by spaces: 200');
 };
 
 done_testing();

@@ -112,7 +112,7 @@ static void combined_field(ae_strbuf_t *out, h2o_iovec_t v)
 {
     put(out, "\"");
     if (v.base != NULL)
-        ae_strbuf_append_escaped(out, v.base, v.len, "\\x");
+        ae_strbuf_append_log_escaped(out, v.base, v.len);
     else
         put(out, "-");
     put(out, "\"");
@@ -121,9 +121,9 @@ static void combined_field(ae_strbuf_t *out, h2o_iovec_t v)
 static void format_combined(ae_strbuf_t *out, h2o_req_t *req, const char *client, ae_log_clock_t *clock)
 {
     ae_strbuf_appendf(out, "%s - - [%s] \"", client, clock->combined);
-    ae_strbuf_append_escaped(out, req->input.method.base, req->input.method.len, "\\x");
+    ae_strbuf_append_log_escaped(out, req->input.method.base, req->input.method.len);
     put(out, " ");
-    ae_strbuf_append_escaped(out, req->input.path.base, req->input.path.len, "\\x");
+    ae_strbuf_append_log_escaped(out, req->input.path.base, req->input.path.len);
     ae_strbuf_appendf(out, " %s\" %d %zu ", protocol(req), req->res.status, req->bytes_sent);
     combined_field(out, request_header(req, H2O_TOKEN_REFERER));
     put(out, " ");

@@ -72,15 +72,24 @@ static uint64_t fnv1a_bytes(uint64_t h, const uint8_t *p, size_t len)
     return h;
 }
 
-/* FNV-1a's steps on 64-bit words; the last, partial word zero-padded with its length in the top byte. */
+/* One step over a 64-bit word: FNV-1a's xor and multiply, then the high half folded into the low
+ * one, since a multiplication only carries a change upwards (without the fold, the top bit of every
+ * word would be a plain parity: two flips there would cancel). */
+static uint64_t word_step(uint64_t h, uint64_t word)
+{
+    h = (h ^ word) * FNV_PRIME;
+    return h ^ (h >> 32);
+}
+
+/* word_step over 64-bit words; the last, partial word zero-padded with its length in the top byte. */
 static uint64_t fnv1a_words(uint64_t h, const uint8_t *p, size_t len)
 {
     for (; len >= 8; p += 8, len -= 8)
-        h = (h ^ get_u64(p)) * FNV_PRIME;
+        h = word_step(h, get_u64(p));
     uint64_t last = (uint64_t)len << 56;
     for (size_t i = 0; i != len; ++i)
         last |= (uint64_t)p[i] << (8 * i);
-    return (h ^ last) * FNV_PRIME;
+    return word_step(h, last);
 }
 
 /* The checksum covers the fixed part (checksum field read as zero) and the variable part before the body. */

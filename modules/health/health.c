@@ -46,8 +46,8 @@ static struct {
     pthread_cond_t cond;
     /* under lock */
     int stop_wished, drain_signalled, exiting;
-    int announced; /* what the announcer last confirmed */
-    char json[8192];
+    int announced;    /* what the announcer last confirmed */
+    ae_strbuf_t json; /* the /health answer */
     int json_status;
     ae_health_state_t state;
     ae_route_t route;
@@ -194,7 +194,9 @@ static void *health_main(void *unused)
         describe(&json, now);
 
         pthread_mutex_lock(&health.lock);
-        snprintf(health.json, sizeof(health.json), "%.*s", (int)json.len, json.buf);
+        ae_strbuf_t previous = health.json; /* swapped, not copied; describe() reuses the old one */
+        health.json = json;
+        json = previous;
         health.json_status = ae_health_machine_route(&health.machine) != AE_ROUTE_WITHDRAWN ? 200 : 503;
         health.state = health.machine.state;
         health.route = health.announcer.route;
@@ -229,12 +231,11 @@ void ae_health_get(ae_health_state_t *state, ae_route_t *route, int *known)
 
 static void on_health_request(h2o_req_t *req, void *unused)
 {
-    char json[sizeof(health.json)];
     pthread_mutex_lock(&health.lock);
-    memcpy(json, health.json, sizeof(json));
+    h2o_iovec_t json = h2o_strdup(&req->pool, health.json.buf, health.json.len);
     int status = health.json_status;
     pthread_mutex_unlock(&health.lock);
-    ae_admin_send_json(req, status, json, strlen(json));
+    ae_admin_send_json(req, status, json.base, json.len);
 }
 
 /* ---- module hooks ---- */
@@ -250,7 +251,7 @@ static int on_init(ae_server_t *srv)
     }
     ae_health_machine_init(&health.machine, &ae_health_conf.rules, AE_CHECK_COUNT, not_run, degrades, ae_monotonic_ms());
     ae_announcer_init(&health.announcer, &ae_health_conf);
-    snprintf(health.json, sizeof(health.json), "{\"state\":\"init\"}\n");
+    ae_strbuf_append(&health.json, H2O_STRLIT("{\"state\":\"init\"}\n"));
     health.json_status = 503;
     if (ae_admin_enabled())
         ae_admin_add_path("/health", 0, on_health_request, NULL);
@@ -626,6 +627,7 @@ static int on_config_done(ae_config_t *cf, ae_server_t *srv)
 static void on_dispose(ae_server_t *srv)
 {
     ae_health_conf_t *c = &ae_health_conf;
+    ae_strbuf_free(&health.json);
     free(c->self_host);
     free(c->self_path);
     free(c->drain_file);

@@ -16,19 +16,10 @@
 #include "modules/origin/chunked.h"
 #include "modules/origin/origin.h"
 #include "modules/origin/timing.h"
+#include "server/phr.h"
 
 #define MAX_HEAD_SIZE (64 * 1024)
 #define MAX_HEADERS 100
-
-/* From picohttpparser, which libh2o carries and exports. */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-int phr_parse_response(const char *buf, size_t len, int *minor_version, int *status, const char **msg, size_t *msg_len,
-                       struct phr_header *headers, size_t *num_headers, size_t last_len);
 
 static const char *result_texts[] = {
     [AE_FETCH_OK] = "complete",

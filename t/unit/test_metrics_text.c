@@ -28,7 +28,7 @@ static int json_escape_is(const char *in, size_t len, const char *expected)
 static int combined_escape_is(const char *in, const char *expected)
 {
     ae_strbuf_t b = {NULL};
-    ae_strbuf_append_escaped(&b, in, strlen(in), "\\x");
+    ae_strbuf_append_log_escaped(&b, in, strlen(in));
     int ok = text_is(b.buf, b.len, expected);
     ae_strbuf_free(&b);
     return ok;
@@ -96,7 +96,11 @@ int main(void)
     ok(json_escape_is("plain /a?b=1", 12, "\"plain /a?b=1\""), "JSON: printable ASCII as it is");
     ok(json_escape_is("q\"b\\", 4, "\"q\\\"b\\\\\""), "JSON: quote and backslash escaped");
     ok(json_escape_is("t\tn\n\x7f", 5, "\"t\\u0009n\\u000a\\u007f\""), "JSON: control characters as \\u00XX");
-    ok(json_escape_is("caf\xc3\xa9", 5, "\"caf\\u00c3\\u00a9\""), "JSON: bytes above ASCII as \\u00XX of the byte");
+    ok(json_escape_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""),
+       "JSON: valid UTF-8 (2, 3 and 4 bytes) as it is");
+    ok(json_escape_is("a\xff" "b\xc3", 4, "\"a\\u00ff" "b\\u00c3\""), "JSON: bytes of invalid UTF-8 as \\u00XX of the byte");
+    ok(json_escape_is("\xc0\xaf\xed\xa0\x80", 5, "\"\\u00c0\\u00af\\u00ed\\u00a0\\u0080\""),
+       "JSON: an overlong form and a surrogate are invalid UTF-8");
     ok(json_escape_is("a\0b", 3, "\"a\\u0000b\""), "JSON: NUL");
     ok(combined_escape_is("GET /a\"b\\c", "GET /a\\\"b\\\\c"), "combined: quote and backslash escaped");
     ok(combined_escape_is("x\x01y\xff", "x\\x01y\\xff"), "combined: other bytes as \\xHH");

@@ -111,6 +111,19 @@ static void test_damage(void)
         buf[i] ^= 0x20;
     }
     ok(all_rejected, "a flipped bit anywhere before the body is rejected");
+
+    /* two flipped bits: every pair of the same bit position in two different bytes (the top bit of
+     * two words is where a checksum of plain multiplications would only see their parity) */
+    all_rejected = 1;
+    for (int bit = 0; bit != 8; ++bit)
+        for (size_t i = 0; i < body_offset; ++i)
+            for (size_t j = i + 1; j < body_offset; ++j) {
+                buf[i] ^= (uint8_t)(1 << bit), buf[j] ^= (uint8_t)(1 << bit);
+                if (ae_record_decode(buf, len, &out) == 0)
+                    all_rejected = 0;
+                buf[i] ^= (uint8_t)(1 << bit), buf[j] ^= (uint8_t)(1 << bit);
+            }
+    ok(all_rejected, "two flipped bits anywhere before the body are rejected");
     ok(ae_record_decode(buf, len, &out) == 0, "the undamaged record still decodes");
 
     buf[4] = AE_RECORD_OLDEST_VERSION;
