@@ -1,10 +1,12 @@
 # t/40-persistence.t -- the cache survives restarts of the daemon, both after a
-# graceful stop (SIGTERM, exit status 0) and after SIGKILL.
+# graceful stop (SIGTERM, exit status 0) and after SIGKILL, and an upgrade from the previous
+# record format (the store rewritten by t/tools/store_downgrade).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use AnyEdgeTest;
+use File::Basename qw(dirname);
 use Test::More;
 
 my $origin = start_origin();
@@ -36,5 +38,23 @@ for my $case (@STOPS) {
         }
     };
 }
+
+subtest 'a store written in the previous record format keeps its hits' => sub {
+    my $tool = dirname(anyedge_bin()) . '/tools/store_downgrade';
+    plan skip_all => "no $tool (built with the daemon)" unless -x $tool;
+    is(stop_anyedge($ae), 0, 'stopped');
+    my $rewritten = `$tool $ae->{cache_path}`;
+    chomp $rewritten;
+    is($?, 0, 'store_downgrade ran');
+    cmp_ok($rewritten, '>=', scalar(keys %cached), "every record rewritten in the previous format ($rewritten)");
+    restart_anyedge($ae);
+    for my $p (sort keys %cached) {
+        my $before = origin_count($origin, $p);
+        my $r = http(%site, path => $p);
+        is($r->{headers}{'x-cache'}, 'HIT', "$p: HIT");
+        is($r->{body}, $cached{$p}, "$p: same body");
+        is(origin_count($origin, $p), $before, "$p: origin not contacted");
+    }
+};
 
 done_testing;
