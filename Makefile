@@ -17,7 +17,7 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = config cache_control conditional record chunked
+FUZZ_TARGETS = config cache_control conditional record chunked request_head
 # The tests that exercise the request paths, for `make valgrind`.
 VALGRIND_TESTS = $(wildcard t/20-*.t t/21-*.t t/30-*.t t/50-*.t t/6[0-9]-*.t t/84-*.t t/86-*.t)
 
