@@ -29,6 +29,9 @@
 #                   request body
 #   break=reset     read the request, then reset the connection (RST)
 #   break=garbage   reply "this is not http\r\n\r\n" and close
+#   raw=BASE64      reply these bytes (base64, RFC 4648) as they are, then close: a response no
+#                   well-behaved server would send
+#   pad=N           with raw=: "{PAD}" in those bytes becomes N times "a" (heads too large for a URL)
 #   break=short     announce the full Content-Length, send half the body, close
 #   break=close     close the connection without sending anything
 #   break=reused    like break=close, but only on a connection that served a request before
@@ -68,6 +71,7 @@ use File::Temp qw(tempfile);
 use Getopt::Long qw(GetOptions);
 use IO::Select;
 use IO::Socket::IP;
+use MIME::Base64 qw(decode_base64);
 use POSIX qw(WNOHANG);
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep);
@@ -338,6 +342,11 @@ sub respond {
     return 0 if $break eq 'close' || ($break eq 'reused' && $conn->{served});
     if ($break eq 'garbage') {
         send_all($sock, "this is not http\r\n\r\n");
+        return 0;
+    }
+    if (defined $param->('raw')) {
+        my $pad = 'a' x ($param->('pad') // 0);
+        send_all($sock, decode_base64($param->('raw')) =~ s/\{PAD\}/$pad/gr);
         return 0;
     }
     if (defined $fail) {

@@ -47,15 +47,6 @@ static int valid_host(const char *s, size_t len)
     return 1;
 }
 
-/* Drops the spaces and tabs that end each value (RFC 9112 5; this picohttpparser keeps them). */
-static void trim_values(struct phr_header *headers, size_t count)
-{
-    for (size_t i = 0; i != count; ++i)
-        while (headers[i].value_len != 0 &&
-               (headers[i].value[headers[i].value_len - 1] == ' ' || headers[i].value[headers[i].value_len - 1] == '\t'))
-            --headers[i].value_len;
-}
-
 /* An absolute-form target ("http://host[:port]/path?query", RFC 9112 3.2.2) becomes the origin-form
  * target it names, and its authority the Host (instead of a Host line, which the RFC says to ignore,
  * or added), so that routing, the cache key and the request to the origin see one host. NULL, or
@@ -133,7 +124,7 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
     int head_len = real_parse_request(buf, len, method, method_len, path, path_len, minor_version, headers, num_headers, last_len);
     if (head_len <= 0)
         return head_len;
-    trim_values(headers, *num_headers);
+    ae_phr_trim_values(headers, *num_headers);
     const char *problem = take_absolute_form(path, path_len, headers, num_headers, capacity);
     if (problem == NULL && (problem = ae_framing_problem(*minor_version, headers, *num_headers)) == NULL)
         return head_len;

@@ -22,4 +22,14 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
 int phr_parse_response(const char *buf, size_t len, int *minor_version, int *status, const char **msg, size_t *msg_len,
                        struct phr_header *headers, size_t *num_headers, size_t last_len);
 
+/* Drops the spaces and tabs that end each value: they are not part of it (RFC 9112 5), and this
+ * version of the parser keeps them. */
+static inline void ae_phr_trim_values(struct phr_header *headers, size_t count)
+{
+    for (size_t i = 0; i != count; ++i)
+        while (headers[i].value_len != 0 &&
+               (headers[i].value[headers[i].value_len - 1] == ' ' || headers[i].value[headers[i].value_len - 1] == '\t'))
+            --headers[i].value_len;
+}
+
 #endif

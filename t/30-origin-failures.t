@@ -1,5 +1,6 @@
 # t/30-origin-failures.t -- origins that refuse, hang, time out, break the
-# connection or talk nonsense: the client gets a 502/504 from anyedge (or a
+# connection or talk nonsense (raw responses: oversized heads, unknown transfer codings, folded
+# lines, odd statuses, bad chunk sizes): the client gets a 502/504 from anyedge (or a
 # truncated response if the status was already sent), nothing broken is
 # stored, and the daemon keeps serving.
 use strict;
@@ -8,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use AnyEdgeTest;
 use Test::More;
+use MIME::Base64 qw(encode_base64);
 
 my $origin = start_origin();
 my $blackhole = blackhole_port();
@@ -60,6 +62,48 @@ for my $case (@ERRORS) {
         still_serving();
     };
 }
+
+# Each case: a response no well-behaved origin sends (given raw), and the status the client gets.
+# None may be stored, relayed as it is, or take the daemon down.
+my @RAW = (
+    [ 'a head over 64 KiB in one read' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nX-Big: {PAD}\r\n"
+                                          . "Content-Length: 2\r\n\r\nok", 502 ],
+    [ 'a header name over 64 KiB' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n{PAD}: v\r\nContent-Length: 2\r\n\r\nok", 502 ],
+    [ 'a transfer coding other than chunked alone' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+        . "Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 502 ],
+    [ 'two Transfer-Encoding lines' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: gzip\r\n"
+        . "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 502 ],
+    [ 'a folded header line' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nX-A: one\r\n two\r\n"
+        . "Content-Length: 2\r\n\r\nok", 502 ],
+    [ 'status 999' => "HTTP/1.1 999 Weird\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok", 502 ],
+    [ 'a chunk size written 0x5' => "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n"
+        . "0x5\r\nhello\r\n0\r\n\r\n", 200 ],
+);
+for my $i (0 .. $#RAW) {
+    my ($name, $response, $status) = @{ $RAW[$i] };
+    subtest "raw response: $name" => sub {
+        my $path = "/raw-$i?pad=70000&raw=" . query_escape(encode_base64($response, ''));
+        my $r = http(%site, path => $path);
+        is($r->{status}, $status, "status $status");
+        if ($status == 200) {
+            isnt($r->{curl_exit}, 0, 'the client sees a broken body, not an empty one');
+        } else {
+            like($r->{body}, qr/\Aanyedge: .*malformed/, 'error body from anyedge');
+        }
+        ok(settle_cache(%site), 'cache settled');
+        is(http(%site, path => $path)->{headers}{'x-cache'}, 'MISS', 'not stored');
+        still_serving();
+    };
+}
+
+subtest 'trailing spaces after Transfer-Encoding and Content-Length values' => sub {
+    for my $response ("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                      "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 5\t\r\n\r\nhello") {
+        my $path = '/raw-spaces?raw=' . query_escape(encode_base64($response, ''));
+        my $r = http(%site, path => $path);
+        is("$r->{status} $r->{body}", '200 hello', 'read as the value without them');
+    }
+};
 
 subtest 'a pooled connection the origin closed: a GET is retried on a new one' => sub {
     # the same client connection, so the same worker and the same origin connection pool

@@ -234,8 +234,8 @@ static int is_token_list_value(h2o_iovec_t value, const char *token)
     return h2o_contains_token(value.base, value.len, token, strlen(token), ',');
 }
 
-/* RFC 9112 6.3: how the body is delimited; -1 for framing that cannot be trusted. */
-static int decide_framing(ae_fetch_t *fetch, int status)
+/* RFC 9112 6.3: how the body is delimited; NULL, or why the framing cannot be trusted. */
+static const char *decide_framing(ae_fetch_t *fetch, int status)
 {
     ssize_t te = h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, -1);
     size_t length = SIZE_MAX;
@@ -244,20 +244,19 @@ static int decide_framing(ae_fetch_t *fetch, int status)
         h2o_iovec_t v = fetch->headers.entries[i].value;
         size_t this_length = h2o_strtosize(v.base, v.len);
         if (this_length == SIZE_MAX || (length != SIZE_MAX && this_length != length))
-            return -1; /* invalid, or several that differ */
+            return "invalid or conflicting Content-Length";
         length = this_length;
     }
     if (fetch->_is_head || (status >= 100 && status < 200) || status == 204 || status == 304) {
         fetch->_framing = AE_FRAMING_NONE;
     } else if (te != -1) {
+        /* a coding other than chunked alone would reach clients as if it were the content */
         h2o_iovec_t v = fetch->headers.entries[te].value;
-        if (h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, te) == -1 && h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked"))) {
-            fetch->_framing = AE_FRAMING_CHUNKED;
-            fetch->_keepalive &= length == SIZE_MAX; /* both: RFC 9112 6.3 says close after */
-        } else {
-            fetch->_framing = AE_FRAMING_UNTIL_CLOSE; /* chunked is not the final coding: RFC 9112 6.3 */
-            fetch->_keepalive = 0;
-        }
+        if (h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, te) != -1 ||
+            !h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked")))
+            return "a transfer coding other than chunked alone";
+        fetch->_framing = AE_FRAMING_CHUNKED;
+        fetch->_keepalive &= length == SIZE_MAX; /* both: RFC 9112 6.3 says close after */
         length = SIZE_MAX;
     } else if (length != SIZE_MAX) {
         fetch->_framing = AE_FRAMING_LENGTH;
@@ -267,24 +266,29 @@ static int decide_framing(ae_fetch_t *fetch, int status)
         fetch->_keepalive = 0;
     }
     fetch->body = ae_body_new(fetch->_framing == AE_FRAMING_NONE ? 0 : length);
-    return 0;
+    return NULL;
 }
 
 static void keep_head(ae_fetch_t *fetch, int minor_version, int status, const char *msg, size_t msg_len, struct phr_header *headers,
                       size_t num_headers)
 {
+    int close_listed = 0, keep_alive_listed = 0;
     fetch->status = status;
     fetch->reason = h2o_strdup(&fetch->pool, msg, msg_len).base;
-    fetch->_keepalive = minor_version >= 1;
     for (size_t i = 0; i != num_headers; ++i) {
         h2o_iovec_t name = h2o_strdup(&fetch->pool, headers[i].name, headers[i].name_len);
         const char *orig_name = h2o_strdup(&fetch->pool, headers[i].name, headers[i].name_len).base;
         h2o_iovec_t value = h2o_strdup(&fetch->pool, headers[i].value, headers[i].value_len);
         h2o_strtolower(name.base, name.len);
         h2o_add_header_by_str(&fetch->pool, &fetch->headers, name.base, name.len, 1, orig_name, value.base, value.len);
-        if (h2o_memis(name.base, name.len, H2O_STRLIT("connection")))
-            fetch->_keepalive = minor_version >= 1 ? !is_token_list_value(value, "close") : is_token_list_value(value, "keep-alive");
+        if (h2o_memis(name.base, name.len, H2O_STRLIT("connection"))) {
+            close_listed |= is_token_list_value(value, "close");
+            keep_alive_listed |= is_token_list_value(value, "keep-alive");
+        }
     }
+    /* an HTTP/1.0 response with a transfer coding is faulty framing: close after it (RFC 9112 6.1) */
+    int coded_1_0 = minor_version == 0 && h2o_find_header(&fetch->headers, H2O_TOKEN_TRANSFER_ENCODING, -1) != -1;
+    fetch->_keepalive = !close_listed && !coded_1_0 && (minor_version >= 1 || keep_alive_listed);
 }
 
 static void connect_to_origin(ae_fetch_t *fetch);
@@ -316,14 +320,23 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
         return;
     }
     while (1) {
+        size_t available = sock->input->size < MAX_HEAD_SIZE ? sock->input->size : MAX_HEAD_SIZE;
         num_headers = MAX_HEADERS;
-        head_len = phr_parse_response(sock->input->bytes, sock->input->size, &minor_version, &status, &msg, &msg_len, headers, &num_headers, 0);
-        if (head_len == -2 && sock->input->size < MAX_HEAD_SIZE)
+        head_len =
+            phr_parse_response(sock->input->bytes, available, &minor_version, &status, &msg, &msg_len, headers, &num_headers, 0);
+        if (head_len == -2 && available < MAX_HEAD_SIZE)
             return; /* more to come */
-        if (head_len < 0 || status < 100 || status > 999 || status == 101) {
+        if (head_len < 0 || status < 100 || status > 599 || status == 101) {
             finish(fetch, AE_FETCH_MALFORMED, head_len == -2 ? "response head too large" : "unparsable response head");
             return;
         }
+        for (size_t i = 0; i != num_headers; ++i) {
+            if (headers[i].name == NULL) { /* RFC 9112 5.2 allows a proxy to answer 502 */
+                finish(fetch, AE_FETCH_MALFORMED, "a folded header line in the response");
+                return;
+            }
+        }
+        ae_phr_trim_values(headers, num_headers);
         if (status >= 200)
             break;
         h2o_buffer_consume(&sock->input, head_len); /* an interim response: the final one follows */
@@ -331,8 +344,9 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
 
     keep_head(fetch, minor_version, status, msg, msg_len, headers, num_headers);
     h2o_buffer_consume(&sock->input, head_len);
-    if (decide_framing(fetch, status) != 0) {
-        finish(fetch, AE_FETCH_MALFORMED, "invalid or conflicting Content-Length");
+    const char *bad_framing = decide_framing(fetch, status);
+    if (bad_framing != NULL) {
+        finish(fetch, AE_FETCH_MALFORMED, bad_framing);
         return;
     }
     uint64_t first_byte = now_us() - fetch->_started_us;
@@ -427,7 +441,8 @@ void ae_fetch_start(ae_fetch_t **slot, ae_origin_link_t *link, h2o_iovec_t head,
     ae_counter_add(&link->stats->fetches, 1);
     ae_origin_timing_bind(fetch, head);
 
-    fetch->_idempotent = body.len == 0 && (h2o_memis(head.base, 4, H2O_STRLIT("GET ")) || h2o_memis(head.base, 5, H2O_STRLIT("HEAD ")));
+    fetch->_idempotent =
+        body.len == 0 && (h2o_memis(head.base, 4, H2O_STRLIT("GET ")) || h2o_memis(head.base, 5, H2O_STRLIT("HEAD ")));
     *slot = fetch; /* before connecting: a refused connection may end the exchange at once */
     connect_to_origin(fetch);
 }
@@ -439,8 +454,8 @@ static void connect_to_origin(ae_fetch_t *fetch)
 
     arm_timer(fetch, &link->connect_timeout, on_connect_timeout);
     fetch->_connect_call = &in_call;
-    h2o_socketpool_connect(&fetch->_connect_req, &link->pool, link->thread->loop, &link->thread->ctx.receivers.hostinfo_getaddr, on_connect,
-                           fetch);
+    h2o_socketpool_connect(&fetch->_connect_req, &link->pool, link->thread->loop, &link->thread->ctx.receivers.hostinfo_getaddr,
+                           on_connect, fetch);
     if (in_call)
         fetch->_connect_call = NULL;
 }

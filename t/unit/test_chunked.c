@@ -30,7 +30,8 @@ static int decodes_to(const char *input, const char *expected)
     for (size_t step = 1; step <= strlen(input); ++step) {
         char out[256];
         size_t len;
-        if (decode_in_steps(input, step, out, &len) != AE_CHUNKED_DONE || len != strlen(expected) || memcmp(out, expected, len) != 0)
+        if (decode_in_steps(input, step, out, &len) != AE_CHUNKED_DONE || len != strlen(expected) ||
+            memcmp(out, expected, len) != 0)
             return 0;
     }
     return 1;
@@ -54,6 +55,13 @@ int main(void)
     ok(is_refused("x\r\n"), "a size that is not hex is refused");
     ok(is_refused("3\r\nabcX\r\n"), "data longer than its size is refused");
     ok(is_refused("1000000000000000\r\n"), "a size of 2^60 or more is refused");
+    ok(decodes_to("3 ;name=\"quoted value\"\r\nabc\r\n0\r\n\r\n", "abc"), "whitespace before an extension, a quoted value");
+    ok(is_refused("0x5\r\nhello\r\n0\r\n\r\n"), "a size written 0x5 is refused (not an empty body)");
+    ok(is_refused("5 junk\r\nhello\r\n0\r\n\r\n"), "text after a size that is not an extension is refused");
+    ok(is_refused("5\rhello\r\n0\r\n\r\n"), "a CR not followed by LF after a size is refused");
+    ok(is_refused("3;a\001b\r\nabc\r\n0\r\n\r\n"), "a control character in an extension is refused");
+    ok(is_refused("0\r\nnot a field\r\n\r\n"), "a trailer line that is not a field is refused");
+    ok(is_refused("0\r\n: no name\r\n\r\n"), "a trailer field without a name is refused");
 
     ae_chunked_decoder_t d = {0};
     char buf[] = "3\r\nabc\r\n0\r\n\r\nEXTRA";
