@@ -62,6 +62,26 @@ subtest 'HEAD' => sub {
     is(origin_count($origin, $path), $count, 'HEAD HIT does not reach the origin');
 };
 
+subtest 'no Content-Length on a 204; the origin\'s on a HEAD passed to it' => sub {
+    my $path = '/no-content?status=204&cc=max-age=60';
+    my $miss = http(%site, path => $path);
+    is("$miss->{status} $miss->{headers}{'x-cache'}", '204 MISS', 'a 204: MISS');
+    ok(!exists $miss->{headers}{'content-length'}, '  without Content-Length (RFC 9110 8.6)');
+    ok(settle_cache(%site), 'cache settled');
+    my $hit = http(%site, path => $path);
+    is("$hit->{status} $hit->{headers}{'x-cache'}", '204 HIT', 'then a HIT');
+    ok(!exists $hit->{headers}{'content-length'}, '  without Content-Length either');
+
+    # a HEAD that waited on a fill whose response turns out private asks the origin on its own
+    my $private = '/private-head?cc=private&size=1234&delay=1';
+    my $get = AnyEdgeTest::_curl_start(%site, paths => [$private]);
+    sleep 0.3;
+    my $head = http(%site, path => $private, method => 'HEAD');
+    AnyEdgeTest::_curl_finish($get);
+    is($head->{status}, 200, 'HEAD passed to the origin: 200');
+    is($head->{headers}{'content-length'}, 1234, '  with the origin\'s Content-Length, not 0');
+};
+
 my $in_an_hour = query_escape('Expires:' . http_date(time + 3600));
 my $an_hour_ago = query_escape('Expires:' . http_date(time - 3600));
 

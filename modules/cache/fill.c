@@ -57,7 +57,7 @@ typedef struct fill {
         h2o_headers_t headers;
         int64_t response_time;
     } stored;
-    int revalidated; /* the origin answered 304 */
+    int revalidated;       /* the origin answered 304 */
     const char *ext_class; /* with cache.content-type-check: the class of the URL's extension, or NULL */
     pthread_mutex_t lock;
     /* under lock */
@@ -70,7 +70,7 @@ typedef struct fill {
     const char *reason;
     h2o_headers_t headers;
     h2o_iovec_t vary_names[MAX_VARY_NAMES];
-    int vary_count; /* names in vary_names; 0 when the response does not vary */
+    int vary_count;       /* names in vary_names; 0 when the response does not vary */
     h2o_iovec_t vary_key; /* of the request that started the fill */
     ae_body_t *body;
     ae_store_decision_t decision;
@@ -198,7 +198,8 @@ static int is_stored_header(const fill_t *fill, const h2o_header_t *header)
         return 0;
     if (d->strip_set_cookie && header->name == &H2O_TOKEN_SET_COOKIE->buf)
         return 0;
-    return d->omit_fields.len == 0 || !h2o_contains_token(d->omit_fields.base, d->omit_fields.len, header->name->base, header->name->len, ',');
+    return d->omit_fields.len == 0 ||
+           !h2o_contains_token(d->omit_fields.base, d->omit_fields.len, header->name->base, header->name->len, ',');
 }
 
 /* Where the response is stored: the URL's key, or for a response with Vary the variant's. */
@@ -309,13 +310,15 @@ static int take_revalidated(fill_t *fill, ae_fetch_t *fetch)
 
     for (size_t i = 0; i != fill->stored.headers.size; ++i) {
         const h2o_header_t *h = &fill->stored.headers.entries[i];
-        if (!ae_cache_304_updates_header(*h->name) || h2o_find_header_by_str(&fetch->headers, h->name->base, h->name->len, -1) == -1)
+        if (!ae_cache_304_updates_header(*h->name) ||
+            h2o_find_header_by_str(&fetch->headers, h->name->base, h->name->len, -1) == -1)
             h2o_add_header_by_str(&fill->pool, &fill->headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
     }
     for (size_t i = 0; i != fetch->headers.size; ++i) {
         const h2o_header_t *h = &fetch->headers.entries[i];
         if (ae_cache_304_updates_header(*h->name)) {
-            h2o_iovec_t name = h2o_strdup(&fill->pool, h->name->base, h->name->len), value = h2o_strdup(&fill->pool, h->value.base, h->value.len);
+            h2o_iovec_t name = h2o_strdup(&fill->pool, h->name->base, h->name->len),
+                        value = h2o_strdup(&fill->pool, h->value.base, h->value.len);
             h2o_add_header_by_str(&fill->pool, &fill->headers, name.base, name.len, 1, NULL, value.base, value.len);
         }
     }
@@ -343,14 +346,15 @@ static void on_fetch_head(ae_fetch_t *fetch)
         ae_body_addref(fetch->body);
         fill->body = fetch->body;
     }
-    fill->decision = ae_cache_decide_store(&fill->conf->policy, h2o_iovec_init(H2O_STRLIT("GET")), &fill->request_headers, fill->status,
-                                           &fill->headers, fill->request_time, time(NULL));
+    fill->decision = ae_cache_decide_store(&fill->conf->policy, h2o_iovec_init(H2O_STRLIT("GET")), &fill->request_headers,
+                                           fill->status, &fill->headers, fill->request_time, time(NULL));
     if (fill->decision.store && fill->body->expected != SIZE_MAX && fill->body->expected > ae_cache_max_object_size())
         fill->decision = (ae_store_decision_t){.reason = "too-big"};
     if (fill->decision.store && fill->ext_class != NULL &&
         !ae_cache_content_type_fits(fill->ext_class, header_value(&fill->headers, H2O_TOKEN_CONTENT_TYPE)))
         fill->decision = (ae_store_decision_t){.reason = "content-type-mismatch"};
-    if (fill->decision.store && (fill->vary_count = ae_cache_vary_names(&fill->pool, &fill->headers, fill->vary_names, MAX_VARY_NAMES)) != 0) {
+    if (fill->decision.store &&
+        (fill->vary_count = ae_cache_vary_names(&fill->pool, &fill->headers, fill->vary_names, MAX_VARY_NAMES)) != 0) {
         if (fill->vary_count < 0)
             fill->decision = (ae_store_decision_t){.reason = "vary"}; /* Vary: *, or too many names */
         else
@@ -494,17 +498,19 @@ static void apply_range(subscriber_t *sub)
     uint64_t size = fill->body->expected, first, last;
     char buf[80];
 
-    if (range.base == NULL || fill->status != 200 || size == SIZE_MAX || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+    if (range.base == NULL || fill->status != 200 || size == SIZE_MAX ||
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
         return;
-    if (if_range.base != NULL &&
-        !ae_cache_if_range_matches(if_range, header_value(&fill->headers, H2O_TOKEN_ETAG), header_value(&fill->headers, H2O_TOKEN_LAST_MODIFIED)))
+    if (if_range.base != NULL && !ae_cache_if_range_matches(if_range, header_value(&fill->headers, H2O_TOKEN_ETAG),
+                                                            header_value(&fill->headers, H2O_TOKEN_LAST_MODIFIED)))
         return;
     switch (ae_cache_parse_range(range, size, &first, &last)) {
     case AE_RANGE_OK:
         req->res.status = 206;
         req->res.reason = "Partial Content";
         req->res.content_length = last - first + 1;
-        snprintf(buf, sizeof(buf), "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last, (unsigned long long)size);
+        snprintf(buf, sizeof(buf), "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)size);
         ae_client_stream_set_window(sub->stream, first, last + 1);
         break;
     case AE_RANGE_UNSATISFIABLE:
@@ -527,22 +533,27 @@ static void send_head(subscriber_t *sub)
     h2o_req_t *req = sub->req;
     const char *collapsed = sub->collapsed ? "; collapsed" : "";
 
-    ae_origin_set_response_head(req, fill->status, fill->reason, &fill->headers, fill->body->expected, skip_cache_only_header, fill);
+    ae_origin_set_response_head(req, fill->status, fill->reason, &fill->headers,
+                                ae_origin_client_length(fill->status, &fill->headers, 1, fill->body->expected),
+                                skip_cache_only_header, fill);
     if (fill->revalidated) {
         /* served from the store: the Age of the refreshed copy (the 304's own Age was folded into it) */
         char age[32];
         int64_t current = ae_cache_current_age(&fill->decision.freshness, time(NULL));
-        h2o_iovec_t value = h2o_strdup(&req->pool, age, (size_t)snprintf(age, sizeof(age), "%lld", (long long)(current > 0 ? current : 0)));
+        h2o_iovec_t value =
+            h2o_strdup(&req->pool, age, (size_t)snprintf(age, sizeof(age), "%lld", (long long)(current > 0 ? current : 0)));
         h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, value.base, value.len, 1);
     }
     if (fill->decision.store)
-        ae_cache_set_status(req, x_cache_of(sub), "anyedge; fwd=%s; fwd-status=%d; stored%s", sub->fwd, fill->origin_status, collapsed);
+        ae_cache_set_status(req, x_cache_of(sub), "anyedge; fwd=%s; fwd-status=%d; stored%s", sub->fwd, fill->origin_status,
+                            collapsed);
     else
         ae_cache_set_status(req, x_cache_of(sub), "anyedge; fwd=%s; fwd-status=%d; detail=%s%s", sub->fwd, fill->origin_status,
                             fill->decision.reason, collapsed);
     sub->head_done = 1;
     apply_range(sub);
-    ae_client_stream_start(sub->stream, fill->body, fill->head == HEAD_PRIVATE && !fill->revalidated, ae_origin_date(&fill->headers));
+    ae_client_stream_start(sub->stream, fill->body, fill->head == HEAD_PRIVATE && !fill->revalidated,
+                           ae_origin_date(&fill->headers));
 }
 
 /* A waiting request whose fill turned out private goes to the origin itself. */

@@ -210,7 +210,8 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
     int status = choose_answer(req, rec, &first, &end);
 
     hit_t *hit = h2o_mem_alloc_shared(&req->pool, sizeof(*hit), on_hit_disposed);
-    *hit = (hit_t){.super = {.proceed = on_hit_proceed}, .req = req, .reader = reader, .body_id = rec->body_id, .next = first, .end = end};
+    *hit = (hit_t){
+        .super = {.proceed = on_hit_proceed}, .req = req, .reader = reader, .body_id = rec->body_id, .next = first, .end = end};
     if (rec->body_id != 0 && first != end) {
         hit->txn = txn;
         if (get_chunk(hit, &chunk) != 0) {
@@ -225,7 +226,7 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
                       : status == 304       ? "Not Modified"
                       : status == 206       ? "Partial Content"
                                             : "Range Not Satisfiable";
-    req->res.content_length = status == 304 ? SIZE_MAX : status == 416 ? 0 : end - first;
+    req->res.content_length = status == 304 || status == 204 ? SIZE_MAX : status == 416 ? 0 : end - first; /* RFC 9110 8.6 */
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
         req->res.content_length = rec->body_size;
     add_stored_headers(req, rec->headers);
@@ -235,8 +236,10 @@ static int serve_stored(h2o_req_t *req, ae_store_reader_t *reader, MDB_txn *txn,
         add_header_printf(req, H2O_TOKEN_CONTENT_RANGE, "bytes */%" PRIu64, rec->body_size);
     int64_t age = ae_cache_current_age(&rec->freshness, now);
     char *age_text = h2o_mem_alloc_pool(&req->pool, 20);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age_text, put_decimal(age_text, age > 0 ? age : 0) - age_text);
-    char *status_text = h2o_mem_alloc_pool(&req->pool, strlen(label->prefix) + (label->detail != NULL ? strlen(label->detail) : 0) + 48),
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age_text,
+                   put_decimal(age_text, age > 0 ? age : 0) - age_text);
+    char *status_text =
+             h2o_mem_alloc_pool(&req->pool, strlen(label->prefix) + (label->detail != NULL ? strlen(label->detail) : 0) + 48),
          *p = status_text;
     append_str(&p, label->prefix);
     if (label->with_ttl) {
@@ -313,7 +316,8 @@ int ae_cache_serve_stale_on_error(h2o_req_t *req, ae_site_t *site, h2o_iovec_t k
     if (txn == NULL)
         return -1;
     ae_cache_request_directives(&conf->policy, &req->headers, &directives);
-    if (ae_store_get(txn, key, &rec) == 0 && !rec.is_vary_index && ae_cache_stale_on_error(&directives, &rec.freshness, conf->grace, now)) {
+    if (ae_store_get(txn, key, &rec) == 0 && !rec.is_vary_index &&
+        ae_cache_stale_on_error(&directives, &rec.freshness, conf->grace, now)) {
         if (origin_status != 0)
             snprintf(prefix, sizeof(prefix), "anyedge; fwd=stale; fwd-status=%d", origin_status);
         else
@@ -343,7 +347,8 @@ static h2o_iovec_t variant_key(h2o_req_t *req, h2o_iovec_t primary, const ae_rec
 
 /* Looks up what the store holds for the request: the URL's record or, when the URL varies, the
  * selected variant's (*key becomes the variant's key; hash is the found record's). Returns 0 if found. */
-static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t *key, ae_record_t *rec, uint8_t *hash, const char **fwd)
+static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t *key, ae_record_t *rec, uint8_t *hash,
+                  const char **fwd)
 {
     *key = primary;
     if (ae_store_get_hashed(txn, primary, rec, hash) != 0 || ae_writer_delete_pending(primary))
@@ -362,7 +367,8 @@ static int lookup(h2o_req_t *req, MDB_txn *txn, h2o_iovec_t primary, h2o_iovec_t
 static void send_only_if_cached_miss(h2o_req_t *req)
 {
     ae_cache_set_status(req, "MISS", "anyedge; detail=only-if-cached");
-    h2o_send_error_generic(req, 504, "Gateway Timeout", "anyedge: not in the cache (only-if-cached)\n", H2O_SEND_ERROR_KEEP_HEADERS);
+    h2o_send_error_generic(req, 504, "Gateway Timeout", "anyedge: not in the cache (only-if-cached)\n",
+                           H2O_SEND_ERROR_KEEP_HEADERS);
 }
 
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)

@@ -25,7 +25,7 @@ typedef struct ae_origin_conf {
     /* an https:// origin: TLS with SNI and (unless origin-tls-verify is off) a verified certificate
      * for `host`, against origin-ca-file or the system's CAs */
     int tls, tls_verify;
-    char *host; /* the URL's host, without brackets */
+    char *host;        /* the URL's host, without brackets */
     char *server_name; /* `origin-server-name`, else host: SNI and the name the certificate must have */
     char *ca_file;
     unsigned ca_file_line;
@@ -89,9 +89,9 @@ typedef struct ae_origin_timing {
 const ae_origin_timing_t *ae_origin_request_timing(h2o_req_t *req);
 
 typedef struct ae_fetch_callbacks {
-    void (*on_head)(ae_fetch_t *fetch);                            /* status and headers are set */
-    void (*on_body)(ae_fetch_t *fetch);                            /* body grew */
-    void (*on_end)(ae_fetch_t *fetch, ae_fetch_result_t result);   /* last call; the fetch is freed after it returns */
+    void (*on_head)(ae_fetch_t *fetch);                          /* status and headers are set */
+    void (*on_body)(ae_fetch_t *fetch);                          /* body grew */
+    void (*on_end)(ae_fetch_t *fetch, ae_fetch_result_t result); /* last call; the fetch is freed after it returns */
 } ae_fetch_callbacks_t;
 
 struct ae_fetch {
@@ -161,10 +161,13 @@ h2o_iovec_t ae_origin_date(const h2o_headers_t *headers);
  * on_head (may be NULL) sees the origin's head before the client does. */
 typedef void (*ae_origin_head_cb)(void *data, h2o_req_t *req, int status, const h2o_headers_t *headers);
 void ae_origin_relay(h2o_req_t *req, ae_site_t *site, ae_origin_head_cb on_head, void *data);
+/* The Content-Length to give the client for an origin response: none for 1xx, 204 and 304 (RFC
+ * 9110 8.6); the origin's own when its body was not read (a HEAD); else the body's. */
+size_t ae_origin_client_length(int status, const h2o_headers_t *headers, int body_read, size_t body_length);
 /* Sets req->res from an origin response head, minus the headers a proxy does not pass on and
  * those `skip` says no to (may be NULL). */
-void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason, const h2o_headers_t *headers, size_t content_length,
-                                 int (*skip)(void *ctx, const h2o_header_t *header), void *skip_ctx);
+void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason, const h2o_headers_t *headers,
+                                 size_t content_length, int (*skip)(void *ctx, const h2o_header_t *header), void *skip_ctx);
 /* Answers with the 502 or 504 that stands for a failure before the origin's head, keeping headers set so far. */
 void ae_origin_send_error(h2o_req_t *req, ae_fetch_result_t result);
 /* Logs an exchange that did not complete. */

@@ -14,14 +14,14 @@
 #include "server/log.h"
 
 typedef struct relay {
-    h2o_req_t *req;    /* NULL once h2o has freed the request */
-    ae_fetch_t *fetch; /* NULL once the exchange ended */
+    h2o_req_t *req;             /* NULL once h2o has freed the request */
+    ae_fetch_t *fetch;          /* NULL once the exchange ended */
     ae_client_stream_t *stream; /* NULL once the request is gone */
     int head_sent;
     ae_site_t *site;
     ae_origin_head_cb on_head;
     void *on_head_data;
-    char *label; /* "METHOD /path" for log messages */
+    char *label;      /* "METHOD /path" for log messages */
     int in_fetch_end; /* h2o may free the request from inside a send; the relay must outlive that call */
 } relay_t;
 
@@ -33,8 +33,18 @@ static void maybe_free(relay_t *relay)
     free(relay);
 }
 
-void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason, const h2o_headers_t *headers, size_t content_length,
-                                 int (*skip)(void *ctx, const h2o_header_t *header), void *skip_ctx)
+size_t ae_origin_client_length(int status, const h2o_headers_t *headers, int body_read, size_t body_length)
+{
+    if ((status >= 100 && status < 200) || status == 204 || status == 304)
+        return SIZE_MAX;
+    if (body_read)
+        return body_length;
+    ssize_t at = h2o_find_header(headers, H2O_TOKEN_CONTENT_LENGTH, -1);
+    return at != -1 ? h2o_strtosize(headers->entries[at].value.base, headers->entries[at].value.len) : SIZE_MAX;
+}
+
+void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason, const h2o_headers_t *headers,
+                                 size_t content_length, int (*skip)(void *ctx, const h2o_header_t *header), void *skip_ctx)
 {
     req->res.status = status;
     req->res.reason = h2o_strdup(&req->pool, reason, SIZE_MAX).base;
@@ -44,8 +54,8 @@ void ae_origin_set_response_head(h2o_req_t *req, int status, const char *reason,
         if (ae_origin_is_unforwarded_response_header(header, headers) || (skip != NULL && skip(skip_ctx, header)))
             continue;
         h2o_iovec_t value = h2o_strdup(&req->pool, header->value.base, header->value.len);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, header->name->base, header->name->len, 1, header->orig_name, value.base,
-                              value.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, header->name->base, header->name->len, 1, header->orig_name,
+                              value.base, value.len);
     }
 }
 
@@ -83,7 +93,9 @@ static void on_fetch_head(ae_fetch_t *fetch)
     relay_t *relay = fetch->data;
     if (relay->on_head != NULL)
         relay->on_head(relay->on_head_data, relay->req, fetch->status, &fetch->headers);
-    ae_origin_set_response_head(relay->req, fetch->status, fetch->reason, &fetch->headers, fetch->body->expected, NULL, NULL);
+    ae_origin_set_response_head(relay->req, fetch->status, fetch->reason, &fetch->headers,
+                                ae_origin_client_length(fetch->status, &fetch->headers, !fetch->_is_head, fetch->body->expected),
+                                NULL, NULL);
     relay->head_sent = 1;
     ae_client_stream_start(relay->stream, fetch->body, 1, ae_origin_date(&fetch->headers));
 }
@@ -122,9 +134,10 @@ void ae_origin_relay(h2o_req_t *req, ae_site_t *site, ae_origin_head_cb on_head,
     relay->site = site;
     relay->on_head = on_head;
     relay->on_head_data = data;
-    if (asprintf(&relay->label, "%.*s %.*s", (int)req->method.len, req->method.base, (int)(req->path.len < 256 ? req->path.len : 256),
-                 req->path.base) < 0)
+    if (asprintf(&relay->label, "%.*s %.*s", (int)req->method.len, req->method.base,
+                 (int)(req->path.len < 256 ? req->path.len : 256), req->path.base) < 0)
         relay->label = NULL;
-    ae_fetch_start(&relay->fetch, ae_origin_link(ae_thread_of(req->conn->ctx), site), ae_origin_request_head(req, AE_REQUEST_AS_IS, NULL),
-                   req->entity, h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")), &fetch_callbacks, relay);
+    ae_fetch_start(&relay->fetch, ae_origin_link(ae_thread_of(req->conn->ctx), site),
+                   ae_origin_request_head(req, AE_REQUEST_AS_IS, NULL), req->entity,
+                   h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")), &fetch_callbacks, relay);
 }
