@@ -322,10 +322,12 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
     while (1) {
         size_t available = sock->input->size < MAX_HEAD_SIZE ? sock->input->size : MAX_HEAD_SIZE;
         num_headers = MAX_HEADERS;
-        head_len =
-            phr_parse_response(sock->input->bytes, available, &minor_version, &status, &msg, &msg_len, headers, &num_headers, 0);
-        if (head_len == -2 && available < MAX_HEAD_SIZE)
-            return; /* more to come */
+        head_len = phr_parse_response(sock->input->bytes, available, &minor_version, &status, &msg, &msg_len, headers, &num_headers,
+                                      fetch->_head_seen);
+        if (head_len == -2 && available < MAX_HEAD_SIZE) {
+            fetch->_head_seen = available; /* a head that trickles in is not parsed again from its start */
+            return;                        /* more to come */
+        }
         if (head_len < 0 || status < 100 || status > 599 || status == 101) {
             finish(fetch, AE_FETCH_MALFORMED, head_len == -2 ? "response head too large" : "unparsable response head");
             return;
@@ -340,6 +342,7 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
         if (status >= 200)
             break;
         h2o_buffer_consume(&sock->input, head_len); /* an interim response: the final one follows */
+        fetch->_head_seen = 0;
     }
 
     keep_head(fetch, minor_version, status, msg, msg_len, headers, num_headers);

@@ -112,6 +112,7 @@ struct ae_fetch {
     h2o_iovec_t _request[2];
     enum { AE_FRAMING_NONE, AE_FRAMING_LENGTH, AE_FRAMING_CHUNKED, AE_FRAMING_UNTIL_CLOSE } _framing;
     size_t _bytes_left;
+    size_t _head_seen; /* bytes of an incomplete head already looked at: the parser only looks for its end */
     ae_chunked_decoder_t _chunked;
     int _is_head, _keepalive, _in_user_callback, _cancelled;
     int *_connect_call; /* set while h2o_socketpool_connect runs */
