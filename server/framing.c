@@ -84,7 +84,9 @@ static const char *take_absolute_form(const char **path, size_t *path_len, struc
     return NULL;
 }
 
-const char *ae_framing_problem(int minor_version, const struct phr_header *headers, size_t count)
+/* Why a parsed HTTP/1.minor_version request head must be refused (400), or NULL when its framing
+ * and Host are unambiguous. */
+static const char *framing_problem(int minor_version, const struct phr_header *headers, size_t count)
 {
     size_t hosts = 0, lengths = 0, codings = 0;
 
@@ -126,7 +128,7 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
         return head_len;
     ae_phr_trim_values(headers, *num_headers);
     const char *problem = take_absolute_form(path, path_len, headers, num_headers, capacity);
-    if (problem == NULL && (problem = ae_framing_problem(*minor_version, headers, *num_headers)) == NULL)
+    if (problem == NULL && (problem = framing_problem(*minor_version, headers, *num_headers)) == NULL)
         return head_len;
     ae_log_warn_each_second(&warned_at, "a request with %s refused: 400", problem);
     return -1;

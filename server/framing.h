@@ -9,10 +9,6 @@
 
 #include "server/phr.h"
 
-/* Why a parsed HTTP/1.minor_version request head must be refused (400), or NULL when its framing
- * and Host are unambiguous. Pure; any thread. */
-const char *ae_framing_problem(int minor_version, const struct phr_header *headers, size_t count);
-
 /* Checks at start-up that libh2o's calls to phr_parse_request reach anyedge's definition: libh2o
  * imports it through its PLT (a jump-slot relocation names it) and the loader's first definition is
  * anyedge's. -1 (logged) if not. Main thread, before the workers start. */

@@ -17,8 +17,7 @@
 
 typedef struct connection_note {
     ae_thread_t *thread;
-    struct addr_count *client; /* NULL when per-client counting is off */
-    h2o_socket_t *sock;
+    struct addr_count *client;    /* NULL when per-client counting is off */
     uint64_t abandoned, answered; /* requests the client left before their response began, and the others */
 } connection_note_t;
 
@@ -46,9 +45,8 @@ static limits_conf_t limits = DEFAULT_LIMITS;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t open_connections;           /* under lock */
 static addr_count_t *clients[ADDR_BUCKETS]; /* under lock */
-static time_t warned_at[7];                 /* per kind of refusal, for ae_log_warn_each_second */
-
-enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL, WARN_BODY, WARN_BODY_FRAMING, WARN_ABANDONED };
+enum { WARN_CONNECTIONS, WARN_PER_CLIENT, WARN_HEAD, WARN_URL, WARN_BODY, WARN_BODY_FRAMING, WARN_ABANDONED, WARN_KINDS };
+static time_t warned_at[WARN_KINDS]; /* per kind of refusal, for ae_log_warn_each_second */
 
 /* The address bytes of the connection's peer (IPv4-mapped IPv6 as IPv4); 0 if unknown. */
 static size_t peer_bytes(h2o_socket_t *sock, uint8_t *out)
@@ -137,7 +135,7 @@ int ae_limits_admit(ae_thread_t *t, h2o_socket_t *sock)
     pthread_mutex_unlock(&lock);
 
     connection_note_t *note = malloc(sizeof(*note));
-    *note = (connection_note_t){.thread = t, .client = client, .sock = sock};
+    *note = (connection_note_t){.thread = t, .client = client};
     sock->on_close.cb = on_connection_closed;
     sock->on_close.data = note;
     return 0;
